@@ -1,0 +1,225 @@
+"""Run configuration: YAML validated with pydantic.
+
+Every section forbids unknown keys, so a typo fails loudly with the key, the file and the
+allowed values. ``--set a.b=c`` overrides are applied to the raw YAML before validation.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+
+class ConfigError(ValueError):
+    """A config that cannot be used; the message names the key and what is allowed."""
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", protected_namespaces=())
+
+
+class DataConfig(Section):
+    name: str = Field(description="dataset name registered by the domain")
+    path: str | None = None
+    params: dict[str, Any] = Field(default_factory=dict)
+    batch_size: int = Field(64, ge=1)
+    num_workers: int = Field(0, ge=0)
+    conditional: bool = Field(False, description="feed class labels/properties to the network")
+
+
+class NetworkConfig(Section):
+    name: str
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+class DiffusionMethod(Section):
+    """DDPM-family training (discrete-time VP schedule), ε/v/x0 prediction."""
+
+    name: Literal["ddpm"] = "ddpm"
+    parameterization: Literal["eps", "v", "x0"] = "eps"
+    schedule: Literal["linear", "cosine", "polynomial_2"] = "linear"
+    timesteps: int = Field(1000, ge=2)
+    cond_drop: float = Field(0.0, ge=0.0, le=1.0)
+
+
+class EDMMethod(Section):
+    """Karras et al. (2022) preconditioning, log-normal σ and σ_data weighting."""
+
+    name: Literal["edm"] = "edm"
+    sigma_data: float | None = Field(None, gt=0, description="None = take it from the data")
+    p_mean: float = -1.2
+    p_std: float = 1.2
+    sigma_min: float = Field(0.002, gt=0)
+    sigma_max: float = Field(80.0, gt=0)
+    cond_drop: float = Field(0.0, ge=0.0, le=1.0)
+
+
+class FlowMethod(Section):
+    """Rectified flow / conditional flow matching: x_t = (1-t)·x0 + t·ε, target ε - x0."""
+
+    name: Literal["flow"] = "flow"
+    ot_pairing: bool = Field(False, description="minibatch optimal-transport noise pairing")
+    t_sampling: Literal["uniform", "logit_normal"] = "uniform"
+    t_max: float = Field(0.9999, gt=0, lt=1)
+    cond_drop: float = Field(0.0, ge=0.0, le=1.0)
+
+
+class GANMethod(Section):
+    name: Literal["gan"] = "gan"
+    loss: Literal["non_saturating", "hinge", "wgan_gp"] = "non_saturating"
+    r1_gamma: float = Field(0.0, ge=0.0, description="R1 weight (0 = off)")
+    r1_every: int = Field(16, ge=1, description="lazy regularisation interval")
+    gp_weight: float = Field(10.0, ge=0.0, description="WGAN-GP gradient-penalty weight")
+    d_steps: int = Field(1, ge=1, description="discriminator updates per generator update")
+    lr_d: float | None = Field(None, gt=0, description="None = train.lr")
+    betas: tuple[float, float] = (0.0, 0.99)
+
+
+MethodConfig = Annotated[
+    DiffusionMethod | EDMMethod | FlowMethod | GANMethod, Field(discriminator="name")
+]
+
+
+class TrainConfig(Section):
+    steps: int = Field(1000, ge=0)
+    lr: float = Field(2e-4, gt=0)
+    weight_decay: float = Field(0.0, ge=0)
+    warmup: int = Field(0, ge=0, description="linear learning-rate warm-up steps")
+    grad_clip: float | None = Field(1.0, gt=0)
+    ema_decay: float = Field(0.999, ge=0.0, lt=1.0)
+    precision: Literal["fp32", "bf16"] = "fp32"
+    compile: bool = False
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    seed: int = 0
+    log_every: int = Field(50, ge=1)
+    sample_every: int = Field(0, ge=0, description="0 = only at the end")
+    eval_every: int = Field(0, ge=0, description="0 = only at the end")
+    checkpoint_every: int = Field(500, ge=1)
+    keep_last: int = Field(2, ge=1)
+    best_metric: str | None = Field(None, description="metric that picks the 'best' checkpoint")
+    best_mode: Literal["min", "max"] = "min"
+    tensorboard: bool = True
+    progress: bool = True
+
+
+class SampleConfig(Section):
+    sampler: str | None = Field(None, description="None = the method's default")
+    steps: int = Field(50, ge=1)
+    n: int = Field(64, ge=1)
+    batch_size: int = Field(256, ge=1)
+    guidance: float = Field(1.0, description="classifier-free guidance weight (1 = off)")
+    eta: float = Field(1.0, ge=0.0, description="DDIM stochasticity")
+    churn: float = Field(0.0, ge=0.0, description="EDM Heun S_churn")
+    seed: int = 0
+
+
+class EvalConfig(Section):
+    n_samples: int = Field(256, ge=1)
+    reference: str | None = Field(None, description="dataset (NAME or NAME:split) or path")
+    options: dict[str, Any] = Field(default_factory=dict)
+
+
+class RunConfig(Section):
+    domain: str
+    data: DataConfig
+    model: NetworkConfig = Field(description="denoiser, or the generator for GANs")
+    discriminator: NetworkConfig | None = None
+    method: MethodConfig
+    train: TrainConfig = Field(default_factory=TrainConfig)
+    sample: SampleConfig = Field(default_factory=SampleConfig)
+    eval: EvalConfig = Field(default_factory=EvalConfig)
+
+
+def _describe_error(err: dict[str, Any], source: str) -> str:
+    key = ".".join(str(p) for p in err["loc"])
+    kind = err["type"]
+    if kind == "extra_forbidden":
+        parent = _section_for(err["loc"][:-1])
+        allowed = ", ".join(sorted(parent.model_fields)) if parent else "?"
+        return f"{source}: unknown key {key!r}; allowed keys here: {allowed}"
+    if kind == "missing":
+        return f"{source}: missing required key {key!r}"
+    return f"{source}: {key}: {err['msg']} (got {err.get('input')!r})"
+
+
+def _section_for(loc: tuple[Any, ...]) -> type[BaseModel] | None:
+    model: type[BaseModel] = RunConfig
+    method_types = {m.model_fields["name"].default: m for m in MethodConfig.__args__[0].__args__}
+    for part in loc:
+        if model is RunConfig and part == "method":
+            return None  # resolved below by the tagged-union member
+        if isinstance(part, str) and part in method_types and model is None:
+            return method_types[part]
+        field = model.model_fields.get(part) if isinstance(part, str) else None
+        if field is None:
+            return method_types.get(part) if isinstance(part, str) else None
+        ann = field.annotation
+        model = ann if isinstance(ann, type) and issubclass(ann, BaseModel) else None
+        if model is None:
+            # Optional[Section] fields
+            for arg in getattr(ann, "__args__", ()):
+                if isinstance(arg, type) and issubclass(arg, BaseModel):
+                    model = arg
+            if model is None:
+                return None
+    return model
+
+
+def set_override(raw: dict[str, Any], assignment: str) -> None:
+    """Apply ``a.b.c=value`` (value parsed as YAML) to a raw config dict in place."""
+    if "=" not in assignment:
+        raise ConfigError(f"--set expects KEY=VALUE, got {assignment!r}")
+    key, value = assignment.split("=", 1)
+    parts = key.strip().split(".")
+    node = raw
+    for part in parts[:-1]:
+        nxt = node.get(part)
+        if nxt is None:
+            nxt = node[part] = {}
+        if not isinstance(nxt, dict):
+            raise ConfigError(f"--set {key}: {part!r} is not a section")
+        node = nxt
+    node[parts[-1]] = yaml.safe_load(value)
+
+
+def load_config(
+    source: str | Path | dict[str, Any], overrides: list[str] | tuple[str, ...] = ()
+) -> RunConfig:
+    """Read, override and validate a run config; raise :class:`ConfigError` with one clear line
+    per problem."""
+    if isinstance(source, dict):
+        raw, name = dict(source), "<config>"
+    else:
+        path = Path(source)
+        if not path.is_file():
+            raise ConfigError(f"config file not found: {path}")
+        try:
+            raw = yaml.safe_load(path.read_text()) or {}
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+        name = str(path)
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{name}: the top level must be a mapping of sections")
+    raw = _deep_copy(raw)
+    for assignment in overrides:
+        set_override(raw, assignment)
+    try:
+        return RunConfig.model_validate(raw)
+    except ValidationError as exc:
+        lines = [_describe_error(e, name) for e in exc.errors()]
+        raise ConfigError("\n".join(lines)) from None
+
+
+def _deep_copy(raw: Any) -> Any:
+    if isinstance(raw, dict):
+        return {k: _deep_copy(v) for k, v in raw.items()}
+    if isinstance(raw, list):
+        return [_deep_copy(v) for v in raw]
+    return raw
+
+
+def dump_config(config: RunConfig) -> str:
+    return yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False)

@@ -1,0 +1,200 @@
+"""The domain-adapter contract: the only way the engine talks to a modality.
+
+A domain is a small object that knows how its data becomes a continuous tensor state
+(`Batch`), how noise is drawn in that space, which networks exist for it, how generated
+states become files, and how samples are scored. The engine never imports a domain by
+name; domains are found through the ``multigen.domains`` entry-point group.
+
+Conventions every domain follows (see DESIGN.md §2-3):
+- ``Batch.x`` is the state in network scale (the domain's normaliser already applied).
+- ``Batch.mask`` (optional) marks real elements of set-valued data (points, atoms):
+  shape ``x.shape[:mask.ndim]``, 1 = real, 0 = padding. The engine broadcasts it over
+  the trailing feature dims of ``x`` with :func:`expand_mask`.
+- ``Batch.cond`` (optional) is either class labels ``[B]`` (long, ``-1`` = unconditional)
+  or property vectors ``[B, P]`` (float, a row of NaN = unconditional). Networks embed it
+  with :class:`multigen.nn.ConditionEmbedding`, which understands both "null" forms, so
+  classifier-free guidance works the same for every domain.
+- Denoiser networks: ``forward(x, c_noise, cond=None, mask=None) -> Tensor`` shaped like x.
+- GAN generators subclass :class:`multigen.nn.Generator`; discriminators return ``[B]`` logits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor
+
+
+@dataclass
+class Batch:
+    """A batch of continuous states plus the mask and condition that travel with it."""
+
+    x: Tensor
+    mask: Tensor | None = None
+    cond: Tensor | None = None
+
+    def __len__(self) -> int:
+        return self.x.shape[0]
+
+    def to(self, device: torch.device | str, non_blocking: bool = False) -> Batch:
+        def move(t: Tensor | None) -> Tensor | None:
+            return None if t is None else t.to(device, non_blocking=non_blocking)
+
+        return Batch(move(self.x), move(self.mask), move(self.cond))
+
+    def pin_memory(self) -> Batch:
+        def pin(t: Tensor | None) -> Tensor | None:
+            return None if t is None else t.pin_memory()
+
+        return Batch(pin(self.x), pin(self.mask), pin(self.cond))
+
+    def select(self, index: Tensor | slice) -> Batch:
+        def pick(t: Tensor | None) -> Tensor | None:
+            return None if t is None else t[index]
+
+        return Batch(pick(self.x), pick(self.mask), pick(self.cond))
+
+    def with_x(self, x: Tensor) -> Batch:
+        return replace(self, x=x)
+
+
+def expand_mask(mask: Tensor | None, x: Tensor) -> Tensor | None:
+    """Broadcast a ``[B, N]``-style mask over the trailing dims of ``x``."""
+    if mask is None:
+        return None
+    return mask.reshape(mask.shape + (1,) * (x.ndim - mask.ndim)).to(x.dtype)
+
+
+@dataclass
+class DatasetSpec:
+    """A named dataset a domain can build.
+
+    ``factory(path, split, **params)`` returns a ``torch.utils.data.Dataset`` whose items the
+    domain's :meth:`Domain.collate` turns into a :class:`Batch`. ``path`` is None for
+    embedded/built-in data. ``prepare(out_dir, **params)`` (optional) materialises the
+    dataset on disk (``multigen data prepare NAME``) and returns the folder it wrote.
+    """
+
+    name: str
+    description: str
+    factory: Callable[..., torch.utils.data.Dataset]
+    needs_path: bool = False
+    prepare: Callable[..., Path] | None = None
+
+
+@dataclass
+class NetworkSpec:
+    """A named network builder: ``builder(info, **params) -> nn.Module``.
+
+    ``role`` is one of ``denoiser``, ``generator``, ``discriminator``.
+    """
+
+    name: str
+    role: str
+    builder: Callable[..., torch.nn.Module]
+    description: str = ""
+
+
+class DomainError(ValueError):
+    """Bad input a user can act on (missing folder, corrupt file, bad option)."""
+
+
+@dataclass
+class Domain:
+    """Base class for a domain adapter. Subclasses fill the registries and override hooks.
+
+    ``info`` (a JSON-serialisable dict returned by :meth:`describe`) carries everything
+    learned from the training data that sampling needs later: state shape, number of
+    classes, condition dimension, normalisation statistics, σ_data, atom-count histograms.
+    It is stored in every checkpoint's ``meta.json``.
+    """
+
+    name: str = "base"
+    default_dataset: str = ""
+    datasets: dict[str, DatasetSpec] = field(default_factory=dict)
+    networks: dict[str, NetworkSpec] = field(default_factory=dict)
+
+    # ---- data -------------------------------------------------------------------------
+    def load_dataset(
+        self, name: str, path: str | Path | None = None, split: str = "train", **params: Any
+    ) -> torch.utils.data.Dataset:
+        """Build a dataset by name (``self.datasets``); errors name the allowed values."""
+        if name not in self.datasets:
+            raise DomainError(
+                f"unknown dataset {name!r} for domain {self.name!r}; "
+                f"choose one of: {', '.join(sorted(self.datasets))}"
+            )
+        spec = self.datasets[name]
+        if spec.needs_path and path is None:
+            raise DomainError(f"dataset {name!r} needs a path (data.path in the config)")
+        return spec.factory(None if path is None else Path(path), split, **params)
+
+    def collate(self, items: Sequence[Any]) -> Batch:
+        """Default: items are tensors ``x`` or ``(x, cond)`` pairs of fixed shape."""
+        if isinstance(items[0], tuple | list):
+            xs, conds = zip(*items, strict=True)
+            return Batch(torch.stack(list(xs)), None, torch.as_tensor(conds))
+        return Batch(torch.stack(list(items)))
+
+    def describe(self, dataset: torch.utils.data.Dataset) -> dict[str, Any]:
+        """Statistics of the training data that sampling needs (JSON-serialisable).
+
+        Must contain at least ``shape`` (per-sample state shape, for padded domains the
+        maximum), ``num_classes`` (0 = none), ``cond_dim`` (0 = none) and ``sigma_data``.
+        """
+        raise NotImplementedError
+
+    # ---- state space --------------------------------------------------------------------
+    def noise(self, batch: Batch, generators: Sequence[torch.Generator]) -> Tensor:
+        """Standard noise in the state space, one generator per sample (batch-size invariant).
+
+        Set-valued domains zero the padding; molecules project onto the zero-CoM subspace.
+        """
+        return torch.stack(
+            [
+                torch.randn(batch.x.shape[1:], generator=g, device=g.device, dtype=torch.float32)
+                for g in generators
+            ]
+        ).to(batch.x.device, batch.x.dtype)
+
+    def template(
+        self,
+        info: dict[str, Any],
+        n: int,
+        generator: torch.Generator,
+        cond: Tensor | None = None,
+        device: torch.device | str = "cpu",
+    ) -> Batch:
+        """A batch of ``n`` empty states (zeros) with mask/cond to be filled by sampling.
+
+        Fixed-shape domains return zeros of ``info['shape']``; set-valued domains draw the
+        element count from the data histogram with ``generator``. ``cond`` may be given
+        (class labels / properties); otherwise conditional domains leave it None.
+        """
+        x = torch.zeros((n, *info["shape"]), device=device)
+        return Batch(x, None, None if cond is None else cond.to(device))
+
+    # ---- outputs ------------------------------------------------------------------------
+    def decode(self, batch: Batch, info: dict[str, Any]) -> Any:
+        """Generated states (network scale) -> the domain's sample objects."""
+        raise NotImplementedError
+
+    def export(self, samples: Any, out_dir: Path) -> list[Path]:
+        """Write samples in the field's file formats; returns the files written."""
+        raise NotImplementedError
+
+    def load_samples(self, path: Path, strict: bool = False) -> Any:
+        """Read sample files (any model's) back into the domain's sample objects."""
+        raise NotImplementedError
+
+    def reference(self, spec: str, n: int | None = None, strict: bool = False) -> Any:
+        """A reference set for evaluation: a dataset name (``NAME`` or ``NAME:split``) or a path."""
+        raise NotImplementedError
+
+    def evaluate(self, samples: Any, reference: Any, **options: Any) -> dict[str, float]:
+        """Score samples against a reference with the field's metrics (flat dict)."""
+        raise NotImplementedError
