@@ -88,11 +88,16 @@ def null_condition(cond: Tensor | None) -> Tensor | None:
     return torch.full_like(cond, -1)
 
 
-def drop_condition(cond: Tensor | None, p: float, generator: torch.Generator | None = None) -> Tensor | None:
-    """Replace each sample's condition by the null one with probability ``p`` (CFG training)."""
+def drop_condition(cond: Tensor | None, p: float, uniform: Tensor | None = None) -> Tensor | None:
+    """Replace each sample's condition by the null one with probability ``p`` (CFG training).
+
+    ``uniform`` gives the per-sample U(0,1) draws (so the caller controls the randomness).
+    """
     if cond is None or p <= 0:
         return cond
-    drop = torch.rand(cond.shape[0], device=cond.device, generator=generator) < p
+    if uniform is None:
+        uniform = torch.rand(cond.shape[0], device=cond.device)
+    drop = uniform.to(cond.device) < p
     drop = drop.reshape((-1,) + (1,) * (cond.ndim - 1))
     return torch.where(drop, null_condition(cond), cond)
 

@@ -1,0 +1,214 @@
+"""The ``multigen`` command line. Every command maps onto a function in :mod:`multigen.api`.
+
+User errors (bad config, missing folder, corrupt file, wrong checkpoint) print one line
+and exit with status 2; ``--debug`` shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import traceback
+from pathlib import Path
+
+from multigen.config import ConfigError
+from multigen.domain import DomainError
+from multigen.train.checkpoint import CheckpointError
+
+USER_ERRORS = (DomainError, ConfigError, CheckpointError, FileNotFoundError)
+
+
+def _print_table(title: str, rows: dict[str, float]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=title)
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for k, v in rows.items():
+        table.add_row(k, f"{v:.6g}" if isinstance(v, float) else str(v))
+    Console().print(table)
+
+
+def cmd_info(args: argparse.Namespace) -> None:
+    import platform
+
+    import torch
+
+    from multigen import __version__
+    from multigen.diffusion.samplers import SAMPLERS
+    from multigen.methods import METHODS
+    from multigen.registry import domain_names, get_domain
+
+    print(f"multigen {__version__}  python {platform.python_version()}  torch {torch.__version__}")
+    cuda = torch.cuda.is_available()
+    device = torch.cuda.get_device_name(0) if cuda else "cpu"
+    print(f"device: {device} (cuda {'available' if cuda else 'not available'})")
+    print(f"methods: {', '.join(METHODS)}")
+    print(f"samplers: {', '.join(SAMPLERS)} (GAN: generator)")
+    for name in domain_names():
+        try:
+            dom = get_domain(name)
+            nets = ", ".join(f"{n} ({s.role})" for n, s in sorted(dom.networks.items()))
+            print(f"domain {name}: datasets {', '.join(sorted(dom.datasets))}; networks {nets}")
+        except Exception as exc:  # a broken third-party domain should not hide the others
+            print(f"domain {name}: failed to load ({exc})")
+
+
+def cmd_train(args: argparse.Namespace) -> None:
+    from multigen import api
+
+    run = api.train(args.config, out=args.out, overrides=args.set or [], resume=args.resume)
+    metrics_path = run / "metrics.json"
+    if metrics_path.is_file():
+        _print_table(f"metrics ({run})", json.loads(metrics_path.read_text()))
+    print(f"run folder: {run}")
+
+
+def cmd_sample(args: argparse.Namespace) -> None:
+    from multigen import api
+
+    out = args.out or Path(args.run) / "samples_cli"
+    res = api.sample(
+        args.run,
+        n=args.n,
+        sampler=args.sampler,
+        steps=args.steps,
+        guidance=args.guidance,
+        seed=args.seed,
+        out=out,
+        cond=args.cond,
+        checkpoint=args.checkpoint,
+        device=args.device,
+    )
+    print(f"{len(res.batch)} samples ({res.nfe} NFE) in {res.seconds:.2f} s -> {out}")
+
+
+def cmd_evaluate(args: argparse.Namespace) -> None:
+    from multigen import api
+
+    options = dict(kv.split("=", 1) for kv in (args.option or []))
+    scores = api.evaluate(
+        args.domain, Path(args.samples), args.reference, out=args.out, strict=args.strict, **options
+    )
+    _print_table(f"{args.domain}: {args.samples} vs {args.reference}", scores)
+    if args.out:
+        print(f"wrote {args.out}")
+
+
+def cmd_data(args: argparse.Namespace) -> None:
+    from multigen.registry import domain_names, get_domain
+
+    if args.action == "list":
+        for name in domain_names():
+            dom = get_domain(name)
+            for ds in sorted(dom.datasets.values(), key=lambda d: d.name):
+                flags = []
+                if ds.name == dom.default_dataset:
+                    flags.append("default")
+                if ds.needs_path:
+                    flags.append("needs data.path")
+                if ds.prepare:
+                    flags.append("prepare")
+                tag = f" [{', '.join(flags)}]" if flags else ""
+                print(f"{name}/{ds.name}{tag}: {ds.description}")
+        return
+    if not args.name:
+        raise DomainError("data prepare needs a dataset NAME (see `multigen data list`)")
+    candidates = []
+    for dname in domain_names():
+        ds = get_domain(dname).datasets.get(args.name.split("/")[-1])
+        if ds and ds.prepare and (args.name.count("/") == 0 or args.name.startswith(dname + "/")):
+            candidates.append(ds)
+    if not candidates:
+        raise DomainError(
+            f"no preparable dataset named {args.name!r}; see `multigen data list` (marked prepare)"
+        )
+    out = Path(args.out) if args.out else None
+    written = candidates[0].prepare(out)
+    print(f"prepared {args.name} -> {written}")
+
+
+def cmd_demo(args: argparse.Namespace) -> None:
+    from multigen import api
+
+    domains = [args.domain] if args.domain else None
+    results = api.demo(domains, out=args.out, fast=args.fast)
+    for name, metrics in results.items():
+        _print_table(f"demo: {name}", metrics)
+    print(f"report: {Path(args.out) / 'report.md'}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="multigen", description=__doc__.splitlines()[0])
+    p.add_argument("--debug", action="store_true", help="show tracebacks for errors")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    sub.add_parser("info", help="versions, device, registered domains/methods/samplers")
+
+    d = sub.add_parser("demo", help="train, sample and evaluate on the embedded data")
+    d.add_argument("--domain", help="one domain (default: all that have a demo)")
+    d.add_argument("--out", default="demo_out")
+    d.add_argument("--fast", action="store_true", help="tiny budget (under a minute per domain)")
+
+    t = sub.add_parser("train", help="train from a YAML config")
+    t.add_argument("config")
+    t.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config key")
+    t.add_argument("--out", help="run folder (default runs/<domain>_<config name>)")
+    t.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
+
+    s = sub.add_parser("sample", help="draw samples from a trained run")
+    s.add_argument("run", help="run folder")
+    s.add_argument("--n", type=int)
+    s.add_argument("--sampler")
+    s.add_argument("--steps", type=int)
+    s.add_argument("--guidance", type=float)
+    s.add_argument("--seed", type=int)
+    s.add_argument("--cond", type=int, help="class label for conditional runs")
+    s.add_argument("--checkpoint", default="latest", help="latest, best or a checkpoint folder")
+    s.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    s.add_argument("--out")
+
+    e = sub.add_parser("evaluate", help="score sample files against a reference")
+    e.add_argument("--domain", required=True)
+    e.add_argument("--samples", required=True)
+    e.add_argument("--reference", required=True, help="dataset NAME[:split] or a path")
+    e.add_argument("--out", help="write the metrics as a flat JSON object")
+    e.add_argument("--strict", action="store_true", help="unreadable files are errors")
+    e.add_argument("--option", action="append", metavar="KEY=VALUE", help="metric option")
+
+    dt = sub.add_parser("data", help="list or prepare datasets")
+    dt.add_argument("action", choices=["list", "prepare"])
+    dt.add_argument("name", nargs="?")
+    dt.add_argument("--out")
+    return p
+
+
+COMMANDS = {
+    "info": cmd_info,
+    "train": cmd_train,
+    "sample": cmd_sample,
+    "evaluate": cmd_evaluate,
+    "data": cmd_data,
+    "demo": cmd_demo,
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        COMMANDS[args.command](args)
+    except USER_ERRORS as exc:
+        if args.debug:
+            traceback.print_exc()
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted; the last finished checkpoint is intact", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

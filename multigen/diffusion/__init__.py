@@ -1,0 +1,1 @@
+"""Diffusion and flow-matching pieces: schedules, parameterisations, samplers, guidance."""

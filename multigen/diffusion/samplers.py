@@ -1,0 +1,135 @@
+"""Samplers: pure functions over a denoiser and a descending σ list ending in 0.
+
+``denoise(x, sigma) -> x̂0`` takes the float64 state and a scalar σ (float); ``noise()``
+returns fresh standard noise in the domain's state space (per-sample seeded by the caller).
+All updates are in VE form x = x0 + σ·n, where DDIM is the exact Euler step of the
+probability-flow ODE and is the same update as flow-matching Euler (see tests).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import torch
+from torch import Tensor
+
+DenoiseFn = Callable[[Tensor, float], Tensor]
+NoiseFn = Callable[[], Tensor]
+
+
+def ddim(
+    denoise: DenoiseFn, x: Tensor, sigmas: Tensor, noise: NoiseFn, eta: float = 0.0
+) -> Tensor:
+    """DDIM (Song et al. 2021). η = 0: deterministic; η = 1: DDPM ancestral sampling.
+
+    The stochastic part splits σ_next into σ_down (deterministic move) and σ_up (fresh
+    noise), σ_up² = η²·σ_next²·(σ² - σ_next²)/σ², which is DDIM's σ_t(η) in VE units.
+    """
+    sig = sigmas.tolist()
+    for s, s_next in zip(sig[:-1], sig[1:]):
+        x0 = denoise(x, s)
+        if s_next == 0:
+            x = x0
+            continue
+        s_up = min(s_next, eta * math.sqrt(max(s_next**2 * (s**2 - s_next**2) / s**2, 0.0)))
+        s_down = math.sqrt(s_next**2 - s_up**2)
+        x = x0 + (s_down / s) * (x - x0)
+        if s_up > 0:
+            x = x + s_up * noise()
+    return x
+
+
+def ddpm(denoise: DenoiseFn, x: Tensor, sigmas: Tensor, noise: NoiseFn) -> Tensor:
+    """DDPM ancestral sampling (Ho et al. 2020): the posterior q(x_{t-1} | x_t, x̂0)."""
+    return ddim(denoise, x, sigmas, noise, eta=1.0)
+
+
+def euler(denoise: DenoiseFn, x: Tensor, sigmas: Tensor, noise: NoiseFn) -> Tensor:
+    """First-order probability-flow ODE step dx/dσ = (x - D)/σ (= DDIM η=0 = flow Euler)."""
+    return ddim(denoise, x, sigmas, noise, eta=0.0)
+
+
+def heun(
+    denoise: DenoiseFn,
+    x: Tensor,
+    sigmas: Tensor,
+    noise: NoiseFn,
+    churn: float = 0.0,
+    s_tmin: float = 0.0,
+    s_tmax: float = float("inf"),
+    s_noise: float = 1.0,
+) -> Tensor:
+    """EDM's 2nd-order Heun sampler (Karras et al. 2022, Algorithm 2), optional churn."""
+    sig = sigmas.tolist()
+    n = len(sig) - 1
+    for s, s_next in zip(sig[:-1], sig[1:]):
+        gamma = min(churn / n, math.sqrt(2) - 1) if s_tmin <= s <= s_tmax else 0.0
+        s_hat = s * (1 + gamma)
+        if gamma > 0:
+            x = x + math.sqrt(s_hat**2 - s**2) * s_noise * noise()
+        d = (x - denoise(x, s_hat)) / s_hat
+        x_next = x + (s_next - s_hat) * d
+        if s_next > 0:
+            d_next = (x_next - denoise(x_next, s_next)) / s_next
+            x_next = x + (s_next - s_hat) * (d + d_next) / 2
+        x = x_next
+    return x
+
+
+def dpmpp_2m(denoise: DenoiseFn, x: Tensor, sigmas: Tensor, noise: NoiseFn) -> Tensor:
+    """DPM-Solver++(2M) (Lu et al. 2022): multistep 2nd order in λ = -log σ, data prediction."""
+    sig = sigmas.tolist()
+    prev_x0: Tensor | None = None
+    prev_h = 0.0
+    for s, s_next in zip(sig[:-1], sig[1:]):
+        x0 = denoise(x, s)
+        if s_next == 0:
+            x = x0
+            break
+        h = math.log(s) - math.log(s_next)
+        if prev_x0 is None:
+            d = x0
+        else:
+            r = prev_h / h
+            d = (1 + 1 / (2 * r)) * x0 - (1 / (2 * r)) * prev_x0
+        x = (s_next / s) * x - math.expm1(-h) * d
+        prev_x0, prev_h = x0, h
+    return x
+
+
+SAMPLERS: dict[str, Callable[..., Tensor]] = {
+    "ddpm": ddpm,
+    "ddim": ddim,
+    "euler": euler,
+    "heun": heun,
+    "dpmpp_2m": dpmpp_2m,
+}
+
+# NFE for ``steps`` σ intervals (the last step to σ=0 of Heun is first order).
+NFE: dict[str, Callable[[int], int]] = {
+    "ddpm": lambda k: k,
+    "ddim": lambda k: k,
+    "euler": lambda k: k,
+    "heun": lambda k: 2 * k - 1,
+    "dpmpp_2m": lambda k: k,
+}
+
+
+def steps_for_nfe(sampler: str, nfe: int) -> int:
+    """Number of σ intervals that spends at most ``nfe`` network calls."""
+    if sampler == "heun":
+        return max(1, (nfe + 1) // 2)
+    return max(1, nfe)
+
+
+def get_sampler(name: str) -> Callable[..., Tensor]:
+    if name not in SAMPLERS:
+        raise ValueError(f"unknown sampler {name!r}; choose one of: {', '.join(SAMPLERS)}")
+    return SAMPLERS[name]
+
+
+def as_float64(x: Tensor) -> Tensor:
+    """Sampler state lives in float64 where the device supports it cheaply (CPU)."""
+    return x.double() if x.device.type == "cpu" else x.float()
+

@@ -1,0 +1,1 @@
+"""Training: one Trainer for every method, checkpoints, data parallelism, logging."""
