@@ -1,9 +1,9 @@
 """The Python API: the same operations as the CLI.
 
-    from multigen import api
-    run = api.train("configs/toy/eight_gaussians_flow.yaml", out="runs/toy")
-    res = api.sample(run, n=512, sampler="dpmpp_2m", steps=20)
-    print(api.evaluate("toy", res.samples, "eight_gaussians:test"))
+from multigen import api
+run = api.train("configs/toy/eight_gaussians_flow.yaml", out="runs/toy")
+res = api.sample(run, n=512, sampler="dpmpp_2m", steps=20)
+print(api.evaluate("toy", res.samples, "eight_gaussians:test"))
 """
 
 from __future__ import annotations
@@ -67,9 +67,7 @@ class LoadedRun:
     checkpoint: Path
 
 
-def load_run(
-    run_dir: str | Path, checkpoint: str = "latest", device: str = "auto"
-) -> LoadedRun:
+def load_run(run_dir: str | Path, checkpoint: str = "latest", device: str = "auto") -> LoadedRun:
     """Rebuild a trained run's models with their EMA weights (``checkpoint``: latest|best|PATH)."""
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
@@ -166,7 +164,9 @@ def sample(
         out = Path(out)
         out.mkdir(parents=True, exist_ok=True)
         files = run.domain.export(samples, out)
-    return SampleResult(samples, files, batch, seconds, nfe(run.method, options.sampler, options.steps))
+    return SampleResult(
+        samples, files, batch, seconds, nfe(run.method, options.sampler, options.steps)
+    )
 
 
 def evaluate(

@@ -145,26 +145,25 @@ def _describe_error(err: dict[str, Any], source: str) -> str:
     return f"{source}: {key}: {err['msg']} (got {err.get('input')!r})"
 
 
+METHOD_SECTIONS: dict[str, type[Section]] = {
+    m.model_fields["name"].default: m for m in (DiffusionMethod, EDMMethod, FlowMethod, GANMethod)
+}
+
+
 def _section_for(loc: tuple[Any, ...]) -> type[BaseModel] | None:
+    """The section a validation error location points into (for listing allowed keys)."""
+    if loc[:1] == ("method",):
+        return METHOD_SECTIONS.get(loc[1]) if len(loc) == 2 else None
     model: type[BaseModel] = RunConfig
-    method_types = {m.model_fields["name"].default: m for m in MethodConfig.__args__[0].__args__}
     for part in loc:
-        if model is RunConfig and part == "method":
-            return None  # resolved below by the tagged-union member
-        if isinstance(part, str) and part in method_types and model is None:
-            return method_types[part]
-        field = model.model_fields.get(part) if isinstance(part, str) else None
+        field = model.model_fields.get(part)
         if field is None:
-            return method_types.get(part) if isinstance(part, str) else None
-        ann = field.annotation
-        model = ann if isinstance(ann, type) and issubclass(ann, BaseModel) else None
-        if model is None:
-            # Optional[Section] fields
-            for arg in getattr(ann, "__args__", ()):
-                if isinstance(arg, type) and issubclass(arg, BaseModel):
-                    model = arg
-            if model is None:
-                return None
+            return None
+        candidates = [field.annotation, *getattr(field.annotation, "__args__", ())]
+        sections = [c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)]
+        if not sections:
+            return None
+        model = sections[0]
     return model
 
 

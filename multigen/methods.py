@@ -145,7 +145,9 @@ class DiffusionFamily(Method):
     def training_sigmas(self, generators: Sequence[torch.Generator]) -> Tensor:
         cfg = self.config
         if isinstance(cfg, DiffusionMethod):
-            idx = (uniform_per_sample(generators) * cfg.timesteps).long().clamp(max=cfg.timesteps - 1)
+            idx = (
+                (uniform_per_sample(generators) * cfg.timesteps).long().clamp(max=cfg.timesteps - 1)
+            )
             return self.sigma_table[idx]
         if isinstance(cfg, EDMMethod):
             return (cfg.p_mean + cfg.p_std * normal_per_sample(generators)).exp()
@@ -273,7 +275,9 @@ class GAN(Method):
         loss = gan_losses.d_loss(cfg.loss, critic(batch.x), critic(fake)).mean()
         if cfg.loss == "wgan_gp" and cfg.gp_weight > 0:
             u = uniform_per_sample(gens).to(batch.x.device, batch.x.dtype)
-            loss = loss + cfg.gp_weight * gan_losses.gradient_penalty(critic, batch.x, fake, u).mean()
+            loss = (
+                loss + cfg.gp_weight * gan_losses.gradient_penalty(critic, batch.x, fake, u).mean()
+            )
         if cfg.r1_gamma > 0 and step % cfg.r1_every == 0:
             # Lazy regularisation (Karras et al. 2020): every k steps, weighted by k.
             r1 = gan_losses.r1_penalty(critic, batch.x).mean()

@@ -20,7 +20,9 @@ def sinusoidal_embedding(c_noise: Tensor, dim: int, max_period: float = 10_000.0
     """
     half = dim // 2
     freqs = torch.exp(
-        -math.log(max_period) * torch.arange(half, device=c_noise.device, dtype=torch.float32) / half
+        -math.log(max_period)
+        * torch.arange(half, device=c_noise.device, dtype=torch.float32)
+        / half
     )
     args = c_noise.float()[:, None] * freqs[None]
     emb = torch.cat([torch.cos(args), torch.sin(args)], dim=-1)

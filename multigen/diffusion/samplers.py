@@ -11,16 +11,13 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
-import torch
 from torch import Tensor
 
 DenoiseFn = Callable[[Tensor, float], Tensor]
 NoiseFn = Callable[[], Tensor]
 
 
-def ddim(
-    denoise: DenoiseFn, x: Tensor, sigmas: Tensor, noise: NoiseFn, eta: float = 0.0
-) -> Tensor:
+def ddim(denoise: DenoiseFn, x: Tensor, sigmas: Tensor, noise: NoiseFn, eta: float = 0.0) -> Tensor:
     """DDIM (Song et al. 2021). η = 0: deterministic; η = 1: DDPM ancestral sampling.
 
     The stochastic part splits σ_next into σ_down (deterministic move) and σ_up (fresh
@@ -132,4 +129,3 @@ def get_sampler(name: str) -> Callable[..., Tensor]:
 def as_float64(x: Tensor) -> Tensor:
     """Sampler state lives in float64 where the device supports it cheaply (CPU)."""
     return x.double() if x.device.type == "cpu" else x.float()
-

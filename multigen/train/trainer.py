@@ -57,7 +57,9 @@ class StepBatches(torch.utils.data.Sampler):
         self.local = global_batch // world
 
     def _perm(self, epoch: int) -> torch.Tensor:
-        return torch.randperm(self.n, generator=torch.Generator().manual_seed(self.seed * 7919 + epoch))
+        return torch.randperm(
+            self.n, generator=torch.Generator().manual_seed(self.seed * 7919 + epoch)
+        )
 
     def indices(self, step: int) -> list[int]:
         lo = step * self.global_batch + self.rank * self.local
@@ -93,7 +95,11 @@ class EMA:
 
 
 def _versions() -> dict[str, str]:
-    return {"multigen": __version__, "torch": torch.__version__, "python": platform.python_version()}
+    return {
+        "multigen": __version__,
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+    }
 
 
 class Trainer:
@@ -148,13 +154,20 @@ class Trainer:
         d = self.cfg.data
         ds = self.domain.load_dataset(d.name, d.path, split, **d.params)
         if len(ds) == 0:
-            raise DomainError(f"dataset {d.name!r} ({d.path or 'embedded'}) split {split!r} is empty")
+            raise DomainError(
+                f"dataset {d.name!r} ({d.path or 'embedded'}) split {split!r} is empty"
+            )
         return ds
 
     def _loader(self) -> DataLoader:
         d = self.cfg.data
         sampler = StepBatches(
-            len(self.dataset), d.batch_size, self.dist.rank, self.dist.world_size, self.cfg.train.seed, self.step
+            len(self.dataset),
+            d.batch_size,
+            self.dist.rank,
+            self.dist.world_size,
+            self.cfg.train.seed,
+            self.step,
         )
         self.batches = sampler
         return DataLoader(
@@ -177,7 +190,9 @@ class Trainer:
             "metrics": metrics or {},
             "best": self.best,
             "versions": _versions(),
-            "parameters": {k: sum(p.numel() for p in m.parameters()) for k, m in self.models.items()},
+            "parameters": {
+                k: sum(p.numel() for p in m.parameters()) for k, m in self.models.items()
+            },
         }
 
     def save(self, metrics: dict[str, float] | None = None) -> Path | None:
@@ -279,10 +294,14 @@ class Trainer:
                     values = {k: float(v) / count for k, v in sums.items()}
                     for k, v in values.items():
                         if not math.isfinite(v):
-                            raise FloatingPointError(f"{k} is {v} at step {self.step}; lower train.lr?")
+                            raise FloatingPointError(
+                                f"{k} is {v} at step {self.step}; lower train.lr?"
+                            )
                     elapsed = time.perf_counter() - t0
                     values["samples_per_s"] = seen / max(elapsed, 1e-9)
-                    values["lr"] = self.optimizers[next(iter(self.optimizers))].param_groups[0]["lr"]
+                    values["lr"] = self.optimizers[next(iter(self.optimizers))].param_groups[0][
+                        "lr"
+                    ]
                     logger.log(self.step, values)
                     sums, count, t0, seen = {}, 0, time.perf_counter(), 0
                 logger.advance(self.step)
@@ -313,7 +332,9 @@ class Trainer:
         if path is None or not key or key not in metrics:
             return
         value = metrics[key]
-        better = self.best is None or (value < self.best if tc.best_mode == "min" else value > self.best)
+        better = self.best is None or (
+            value < self.best if tc.best_mode == "min" else value > self.best
+        )
         if better:
             self.best = value
             ckpt.mark_best(self.run_dir, path)

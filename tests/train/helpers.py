@@ -1,0 +1,31 @@
+"""A tiny toy run config shared by the engine's training tests."""
+
+import copy
+
+
+def tiny_config(method: str = "flow", steps: int = 6, **train) -> dict:
+    cfg = {
+        "domain": "toy",
+        "data": {"name": "eight_gaussians", "params": {"n": 512}, "batch_size": 32},
+        "model": {"name": "mlp", "params": {"width": 32, "depth": 2}},
+        "method": {"name": method},
+        "train": {
+            "steps": steps,
+            "lr": 1e-3,
+            "warmup": 2,
+            "ema_decay": 0.9,
+            "log_every": 2,
+            "checkpoint_every": 3,
+            "keep_last": 2,
+            "progress": False,
+            "tensorboard": False,
+            **train,
+        },
+        "sample": {"n": 32, "steps": 4, "batch_size": 32},
+        "eval": {"n_samples": 64},
+    }
+    if method == "gan":
+        cfg["model"] = {"name": "mlp_generator", "params": {"width": 32, "depth": 2}}
+        cfg["discriminator"] = {"name": "mlp_discriminator", "params": {"width": 32, "depth": 2}}
+        cfg["method"] = {"name": "gan", "loss": "non_saturating", "r1_gamma": 0.1, "r1_every": 2}
+    return copy.deepcopy(cfg)
