@@ -101,12 +101,12 @@ class Method:
 
 
 def uniform_per_sample(generators: Sequence[torch.Generator]) -> Tensor:
-    """One U(0,1) draw per sample from its own generator (float64, CPU)."""
-    return torch.stack([torch.rand((), generator=g, dtype=torch.float64) for g in generators])
+    """One U(0,1) draw per sample from its own generator, on the generators' device."""
+    return torch.stack([torch.rand((), generator=g, device=g.device) for g in generators])
 
 
 def normal_per_sample(generators: Sequence[torch.Generator]) -> Tensor:
-    return torch.stack([torch.randn((), generator=g, dtype=torch.float64) for g in generators])
+    return torch.stack([torch.randn((), generator=g, device=g.device) for g in generators])
 
 
 def ot_pair(x0: Tensor, noise: Tensor) -> Tensor:
@@ -150,10 +150,10 @@ class DiffusionFamily(Method):
             )
             return self.sigma_table[idx]
         if isinstance(cfg, EDMMethod):
-            return (cfg.p_mean + cfg.p_std * normal_per_sample(generators)).exp()
-        u = uniform_per_sample(generators)
+            return (cfg.p_mean + cfg.p_std * normal_per_sample(generators).double()).exp()
+        u = uniform_per_sample(generators).double()
         if cfg.t_sampling == "logit_normal":
-            u = torch.sigmoid(normal_per_sample(generators))
+            u = torch.sigmoid(normal_per_sample(generators).double())
         t = (u * cfg.t_max).clamp(min=1e-5)
         return t / (1 - t)
 
@@ -326,9 +326,12 @@ def seeds_to_generators(
     return [torch.Generator(device=device).manual_seed(int(s)) for s in seeds]
 
 
-def step_generators(seed: int, step: int, positions: Sequence[int]) -> list[torch.Generator]:
+def step_generators(
+    seed: int, step: int, positions: Sequence[int], device: torch.device | str = "cpu"
+) -> list[torch.Generator]:
     """Training randomness per (run seed, step, position in the global batch): the same draws
-    whatever the number of processes the global batch is split over."""
+    whatever the number of processes the global batch is split over. The generators live on
+    the training device, so no noise crosses from host to device."""
     mix = 0x9E3779B97F4A7C15
     base = (seed * mix + step) * mix
-    return [torch.Generator().manual_seed((base + p) % (2**63 - 1)) for p in positions]
+    return [torch.Generator(device).manual_seed((base + p) % (2**63 - 1)) for p in positions]

@@ -237,7 +237,7 @@ class Trainer:
         tc = self.cfg.train
         local = len(batch)
         first = self.dist.rank * local
-        gens = step_generators(tc.seed, self.step, range(first, first + local))
+        gens = step_generators(tc.seed, self.step, range(first, first + local), self.device)
         losses = {}
         for phase in self.method.phases():
             opt = self.optimizers[phase.optimizer]

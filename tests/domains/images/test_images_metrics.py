@@ -1,0 +1,144 @@
+import numpy as np
+import pytest
+import torch
+
+from domains.images import get_domain
+from domains.images.features import feature_network
+from domains.images.inception import InceptionV3, load_inception
+from domains.images.metrics import ImageSet
+from multigen.domain import DomainError
+from multigen.metrics import accuracy
+
+STEPS = 150  # a quick feature CNN; the default (more steps) is exercised by the slow test
+
+
+@pytest.fixture(scope="module")
+def dom():
+    return get_domain()
+
+
+@pytest.fixture(scope="module")
+def opts(tmp_path_factory):
+    return {"classifier_steps": STEPS, "cache_dir": str(tmp_path_factory.mktemp("cache"))}
+
+
+@pytest.fixture(scope="module")
+def ref(dom):
+    return dom.reference("digits:test")
+
+
+def test_reference_parsing(dom):
+    r = dom.reference("digits", n=100)
+    assert isinstance(r, ImageSet) and r.images.shape == (100, 1, 16, 16)
+    assert r.feature_name == "digitcnn" and r.train_images.shape[0] == 1438
+    assert dom.reference("digits:test@32").images.shape[-1] == 32
+    with pytest.raises(DomainError, match="neither a dataset"):
+        dom.reference("digitz")
+
+
+def test_reference_against_itself_is_perfect(dom, ref, opts):
+    m = dom.evaluate(ref.images, ref, **opts)
+    assert abs(m["fd_digitcnn"]) < 1e-6
+    assert abs(m["kid_digitcnn"]) < 1e-3
+    assert m["precision_digitcnn"] == 1.0 and m["recall_digitcnn"] == 1.0
+    assert m["is_digitcnn"] == pytest.approx(m["is_digitcnn_reference"])
+    assert m["n_samples"] == m["n_reference"] == len(ref)
+
+
+def test_noise_is_far_and_real_data_is_near(dom, ref, opts):
+    train = dom.reference("digits:train", n=len(ref))
+    near = dom.evaluate(train.images, ref, **opts)
+    noise = torch.randint(
+        0, 256, ref.images.shape, dtype=torch.uint8, generator=torch.Generator().manual_seed(0)
+    )
+    far = dom.evaluate(noise, ref, **opts)
+    assert far["fd_digitcnn"] > 10 * near["fd_digitcnn"]
+    assert far["kid_digitcnn"] > 10 * max(near["kid_digitcnn"], 1e-4)
+    assert far["precision_digitcnn"] < 0.2 < 0.6 < near["precision_digitcnn"]
+    assert near["is_digitcnn"] > 5  # 10 balanced, confidently classified classes
+
+
+def test_samples_are_conformed_to_the_reference(dom, ref, opts):
+    rgb32 = ref.images.repeat(1, 3, 1, 1).repeat_interleave(2, 2).repeat_interleave(2, 3)
+    m = dom.evaluate(rgb32, ref, **opts)  # 3x32x32 -> 1x16x16 before scoring
+    assert (
+        m["fd_digitcnn"]
+        < 0.05 * dom.evaluate(torch.zeros_like(ref.images), ref, **opts)["fd_digitcnn"]
+    )
+
+
+def test_feature_network_is_cached_and_reproducible(ref, opts, tmp_path):
+    a = feature_network("digitcnn", ref.images, ref.labels, 10, steps=20, cache_dir=str(tmp_path))
+    files = list((tmp_path / "classifiers").glob("*.safetensors"))
+    assert len(files) == 1 and "digitcnn" in files[0].name
+    from domains.images import features
+
+    features._MEMO.clear()  # force a reload from the file
+    b = feature_network("digitcnn", ref.images, ref.labels, 10, steps=20, cache_dir=str(tmp_path))
+    c_dir = tmp_path / "fresh"
+    features._MEMO.clear()
+    c = feature_network("digitcnn", ref.images, ref.labels, 10, steps=20, cache_dir=str(c_dir))
+    for p, q, r in zip(a.parameters(), b.parameters(), c.parameters()):
+        assert torch.equal(p, q) and torch.equal(p, r)  # retraining gives identical weights
+
+
+@pytest.mark.slow
+def test_default_feature_network_classifies_held_out_digits(dom, tmp_path):
+    train, test = dom.load_dataset("digits", split="train"), dom.load_dataset("digits", "test")
+    net = feature_network("digitcnn", train.images, train.labels, 10, cache_dir=str(tmp_path))
+    assert accuracy(net(test.images.float() / 127.5 - 1), test.labels) > 0.95
+
+
+def test_unlabelled_reference_and_bad_options(dom, tmp_path, write_image, opts, ref):
+    for i in range(3):
+        write_image(tmp_path / "u" / f"{i}.png", np.full((16, 16), 40 * i))
+    unlabelled = dom.reference(str(tmp_path / "u"))
+    assert unlabelled.labels is None and unlabelled.images.shape == (3, 1, 16, 16)
+    with pytest.raises(DomainError, match="no class labels"):
+        dom.evaluate(unlabelled.images, unlabelled, **opts)
+    with pytest.raises(DomainError, match="unknown evaluation option"):
+        dom.evaluate(ref.images, ref, kk=3)
+
+
+def test_folder_reference_trains_refcnn(dom, tmp_path, opts):
+    root = dom.datasets["digits"].prepare(tmp_path / "png")
+    r = dom.reference(str(root / "test"), n=120)
+    assert r.feature_name == "refcnn" and len(r) == 120 and r.train_images.shape[0] == 359
+    m = dom.evaluate(r.images, r, **opts)
+    assert abs(m["fd_refcnn"]) < 1e-6
+
+
+def test_inception_loading_path_and_fid(dom, ref, tmp_path, opts):
+    from safetensors.torch import save_file
+
+    torch.manual_seed(0)
+    model = InceptionV3(num_classes=1008)
+    state = {k: v.half() for k, v in model.state_dict().items()}  # half the file size
+    save_file(state, str(tmp_path / "inc.safetensors"))
+    loaded = load_inception(tmp_path / "inc.safetensors")
+    assert loaded.fid_variant  # 1008 classes = the TF FID graph
+    ref6 = ImageSet(ref.images[:6])
+    m = dom.evaluate(ref6.images, ref6, inception_weights=str(tmp_path / "inc.safetensors"), **opts)
+    assert abs(m["fid_inception"]) < 1e-3 and "kid_inception" in m
+    noise = torch.randint(0, 256, (6, 1, 16, 16), dtype=torch.uint8)
+    far = dom.evaluate(noise, ref6, inception_weights=str(tmp_path / "inc.safetensors"), **opts)
+    assert far["fid_inception"] > 1e-3
+
+
+def test_inception_torch_file_and_mismatch(tmp_path):
+    model = InceptionV3(num_classes=1000)
+    torch.save({"state_dict": model.state_dict()}, tmp_path / "tv.pth")
+    assert not load_inception(tmp_path / "tv.pth").fid_variant  # torchvision layout
+    torch.save(
+        {"fc.weight": torch.zeros(1008, 2048), "conv.weight": torch.zeros(3)}, tmp_path / "m.pth"
+    )
+    with pytest.raises(DomainError, match="m.pth does not match Inception-v3.*missing"):
+        load_inception(tmp_path / "m.pth")
+    torch.save({"layer.weight": torch.zeros(3, 3)}, tmp_path / "other.pth")
+    with pytest.raises(DomainError, match="other.pth is not an Inception-v3"):
+        load_inception(tmp_path / "other.pth")
+    (tmp_path / "junk.pth").write_bytes(b"not a torch file")
+    with pytest.raises(DomainError, match="cannot read Inception weights"):
+        load_inception(tmp_path / "junk.pth")
+    with pytest.raises(DomainError, match="not found"):
+        load_inception(tmp_path / "absent.pth")
