@@ -108,6 +108,11 @@ class TrainConfig(Section):
 class SampleConfig(Section):
     sampler: str | None = Field(None, description="None = the method's default")
     steps: int = Field(50, ge=1)
+    schedule: Literal["default", "karras", "diffwave_fast"] = Field(
+        "default",
+        description="σ levels: the method's own, Karras ρ=7 over the method's σ range, or "
+        "DiffWave's 6-step fast schedule (steps is then 6)",
+    )
     n: int = Field(64, ge=1)
     batch_size: int = Field(256, ge=1)
     guidance: float = Field(1.0, description="classifier-free guidance weight (1 = off)")

@@ -7,6 +7,7 @@ runs any method's phases with the same devices, precision, EMA, clipping and che
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -184,13 +185,33 @@ class DiffusionFamily(Method):
         return models["model"].loss(batch.x, noise, sigma, cond, batch.mask).mean()
 
     # ---- sampling ----------------------------------------------------------------------
-    def sigmas(self, steps: int) -> Tensor:
+    def sigmas(self, steps: int, schedule: str = "default") -> Tensor:
         cfg = self.config
+        if schedule == "diffwave_fast":
+            return schedules.diffwave_fast_sigmas()
+        if schedule == "karras":
+            return schedules.karras_sigmas(steps, *self.sigma_range())
         if isinstance(cfg, DiffusionMethod):
             return schedules.discrete_sigmas(self.sigma_table, steps)
         if isinstance(cfg, EDMMethod):
             return schedules.karras_sigmas(steps, cfg.sigma_min, cfg.sigma_max)
         return schedules.flow_sigmas(steps, cfg.t_max)
+
+    def sigma_range(self) -> tuple[float, float]:
+        """(σ_min, σ_max) the method was trained over (flow: t from 1e-3 to t_max)."""
+        cfg = self.config
+        if isinstance(cfg, DiffusionMethod):
+            return self.sigma_table[0].item(), self.sigma_table[-1].item()
+        if isinstance(cfg, EDMMethod):
+            return cfg.sigma_min, cfg.sigma_max
+        return 1e-3 / (1 - 1e-3), cfg.t_max / (1 - cfg.t_max)
+
+    def initial_scale(self, sigma_max: float) -> float:
+        """Std of the starting noise: VP models start from N(0, I) in VP scale, as DDPM and
+        DiffWave do (σ_max·sqrt(1 + 1/σ_max²) in VE scale); EDM and flows from σ_max·n."""
+        if isinstance(self.config, DiffusionMethod):
+            return math.sqrt(1 + sigma_max**2)
+        return sigma_max
 
     def sample(
         self,
@@ -202,7 +223,8 @@ class DiffusionFamily(Method):
     ) -> Batch:
         name = options.sampler or self.default_sampler
         fn = S.get_sampler(name)
-        sigmas = self.sigmas(options.steps) if sigmas is None else sigmas
+        if sigmas is None:
+            sigmas = self.sigmas(options.steps, options.schedule)
         model = models["model"]
         denoise_cond = guided(model, options.guidance)
         B = len(template)
@@ -219,7 +241,7 @@ class DiffusionFamily(Method):
             kwargs["eta"] = options.eta
         if name == "heun":
             kwargs["churn"] = options.churn
-        x = sigmas[0].item() * noise()
+        x = self.initial_scale(sigmas[0].item()) * noise()
         x = fn(denoise, x, sigmas, noise, **kwargs)
         return template.with_x(x.float())
 

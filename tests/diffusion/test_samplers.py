@@ -133,3 +133,10 @@ def test_sigma_to_index_roundtrip():
     table = schedules.vp_sigmas("cosine", 1000)
     idx = schedules.sigma_to_index(table[[0, 10, 500, 999]], table)
     assert torch.allclose(idx, torch.tensor([0.0, 10.0, 500.0, 999.0], dtype=torch.float64))
+
+
+def test_diffwave_fast_schedule():
+    sig = schedules.diffwave_fast_sigmas()
+    assert sig.shape[0] == 7 and sig[-1] == 0 and torch.all(sig[:-1][1:] < sig[:-1][:-1])
+    # smallest level is β_1 = 1e-4: σ = sqrt(β/(1-β))
+    assert math.isclose(sig[-2].item(), math.sqrt(1e-4 / (1 - 1e-4)), rel_tol=1e-9)
