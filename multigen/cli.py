@@ -178,6 +178,11 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--strict", action="store_true", help="unreadable files are errors")
     e.add_argument("--option", action="append", metavar="KEY=VALUE", help="metric option")
 
+    b = sub.add_parser("benchmark", help="domain × method × NFE matrix with a report")
+    from multigen.bench.cli import add_arguments
+
+    add_arguments(b)
+
     dt = sub.add_parser("data", help="list or prepare datasets")
     dt.add_argument("action", choices=["list", "prepare"])
     dt.add_argument("name", nargs="?")
@@ -185,7 +190,14 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def cmd_benchmark(args: argparse.Namespace) -> None:
+    from multigen.bench.cli import run
+
+    run(args)
+
+
 COMMANDS = {
+    "benchmark": cmd_benchmark,
     "info": cmd_info,
     "train": cmd_train,
     "sample": cmd_sample,

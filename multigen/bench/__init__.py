@@ -1,0 +1,1 @@
+"""Cross-domain benchmark: domain × method × sampling budget, one report."""
