@@ -59,7 +59,10 @@ def cmd_info(args: argparse.Namespace) -> None:
 def cmd_train(args: argparse.Namespace) -> None:
     from multigen import api
 
-    run = api.train(args.config, out=args.out, overrides=args.set or [], resume=args.resume)
+    overrides = list(args.set or [])
+    if args.device:
+        overrides.append(f"train.device={args.device}")
+    run = api.train(args.config, out=args.out, overrides=overrides, resume=args.resume)
     metrics_path = run / "metrics.json"
     if metrics_path.is_file():
         _print_table(f"metrics ({run})", json.loads(metrics_path.read_text()))
@@ -157,6 +160,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config key")
     t.add_argument("--out", help="run folder (default runs/<domain>_<config name>)")
     t.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
+    t.add_argument("--device", choices=["auto", "cpu", "cuda"], help="shortcut for train.device")
 
     s = sub.add_parser("sample", help="draw samples from a trained run")
     s.add_argument("run", help="run folder")
