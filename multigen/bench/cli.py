@@ -1,13 +1,82 @@
-"""`multigen benchmark` arguments and entry (filled in by the benchmark runner)."""
+"""`multigen benchmark SUITE [--domains ...] [--methods ...] [--out DIR] [--resume] [--dry-run]`."""
 
 from __future__ import annotations
 
 import argparse
+import time
+from pathlib import Path
+
+from multigen.domain import DomainError
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("suite", help="smoke, cpu or gpu")
+    parser.add_argument("suite", help="smoke, cpu, gpu (configs/bench/NAME.yaml) or a suite file")
+    parser.add_argument("--domains", nargs="+", metavar="DOMAIN", help="only these domains")
+    parser.add_argument(
+        "--methods",
+        nargs="+",
+        metavar="METHOD",
+        help="only these variants (ddpm_ancestral ddim edm_heun dpmpp flow gan) or training "
+        "methods (ddpm edm flow gan)",
+    )
+    parser.add_argument("--out", help="output folder (default benchmarks/runs/<suite>)")
+    parser.add_argument("--resume", action="store_true", help="skip cells that finished")
+    parser.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="validate configs, build data and networks, one training step; no benchmark",
+    )
+    parser.add_argument(
+        "--device", choices=["auto", "cpu", "cuda"], help="override the suite's device"
+    )
+    parser.add_argument(
+        "--threads", type=int, help="torch CPU threads (1 is fastest on a busy machine)"
+    )
+    parser.add_argument(
+        "--report-only", action="store_true", help="rebuild results/plots/report from OUT"
+    )
 
 
 def run(args: argparse.Namespace) -> None:
-    raise NotImplementedError("the benchmark runner is being written")
+    from multigen.registry import domain_names
+
+    from .dryrun import dry_run
+    from .outputs import write_outputs
+    from .runner import Runner
+    from .suite import filter_variants, load_suite
+
+    suite = load_suite(args.suite, domain_names(), args.domains)
+    filter_variants(suite, args.methods)
+    if args.threads:
+        suite.threads = args.threads
+    out = Path(args.out or Path("benchmarks") / "runs" / suite.name)
+    wants_cuda = args.device == "cuda" or (args.device is None and suite.device == "cuda")
+    if wants_cuda and not args.dry_run and not args.report_only:
+        import torch
+
+        if not torch.cuda.is_available():
+            raise DomainError("this suite asks for CUDA, which is not available; use --dry-run "
+                              "to check its configs on CPU, or --device cpu")
+    runner = Runner(suite, out, resume=args.resume, device=args.device)
+    if args.dry_run:
+        records = dry_run(runner, runner.log)
+        failed = [r for r in records if r["status"] != "ok"]
+        print(f"dry run: {len(records) - len(failed)}/{len(records)} jobs start -> {out}")
+        if failed:
+            raise DomainError(f"{len(failed)} job(s) failed the dry run (see {out}/dryrun.json)")
+        return
+    # Outputs cover every cell in OUT, so they need every domain's settings, not a subset.
+    full = load_suite(args.suite, domain_names())
+    start = time.perf_counter()
+    try:
+        if not args.report_only:
+            runner.run()
+    except KeyboardInterrupt:
+        write_outputs(out, full, wall_seconds=time.perf_counter() - start, interrupted=True)
+        print(f"interrupted: finished cells are saved under {out}/cells; rerun with --resume")
+        raise
+    summary = write_outputs(out, full, wall_seconds=time.perf_counter() - start)
+    print(
+        f"{summary['ok']} ok, {summary['failed']} failed, {summary['skipped']} skipped "
+        f"-> {out}/results.md, {out}/report.html"
+    )

@@ -19,7 +19,8 @@ def dom():
 
 @pytest.fixture(scope="module")
 def opts(tmp_path_factory):
-    return {"classifier_steps": STEPS, "cache_dir": str(tmp_path_factory.mktemp("cache"))}
+    cache = str(tmp_path_factory.mktemp("cache"))
+    return {"classifier_steps": STEPS, "cache_dir": cache, "kid_subsets": 10}
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +40,11 @@ def test_reference_parsing(dom):
 def test_reference_against_itself_is_perfect(dom, ref, opts):
     m = dom.evaluate(ref.images, ref, **opts)
     assert abs(m["fd_digitcnn"]) < 1e-6
-    assert abs(m["kid_digitcnn"]) < 1e-3
+    # the unbiased KID of a set against itself is slightly negative (its cross term keeps
+    # the i == j pairs), but tiny next to the KID of noise
+    noise = torch.randint(0, 256, ref.images.shape, dtype=torch.uint8)
+    far = dom.evaluate(noise, ref, **opts)
+    assert abs(m["kid_digitcnn"]) < 0.01 * far["kid_digitcnn"]
     assert m["precision_digitcnn"] == 1.0 and m["recall_digitcnn"] == 1.0
     assert m["is_digitcnn"] == pytest.approx(m["is_digitcnn_reference"])
     assert m["n_samples"] == m["n_reference"] == len(ref)
@@ -105,7 +110,7 @@ def test_folder_reference_trains_refcnn(dom, tmp_path, opts):
     r = dom.reference(str(root / "test"), n=120)
     assert r.feature_name == "refcnn" and len(r) == 120 and r.train_images.shape[0] == 359
     m = dom.evaluate(r.images, r, **opts)
-    assert abs(m["fd_refcnn"]) < 1e-6
+    assert abs(m["fd_refcnn"]) < 1e-4 and m["precision_refcnn"] == 1.0
 
 
 def test_inception_loading_path_and_fid(dom, ref, tmp_path, opts):
@@ -113,16 +118,22 @@ def test_inception_loading_path_and_fid(dom, ref, tmp_path, opts):
 
     torch.manual_seed(0)
     model = InceptionV3(num_classes=1008)
+    for mod in model.modules():  # default init fades the signal over 90 layers; He init keeps it
+        if isinstance(mod, torch.nn.Conv2d):
+            torch.nn.init.kaiming_normal_(mod.weight, nonlinearity="relu")
     state = {k: v.half() for k, v in model.state_dict().items()}  # half the file size
     save_file(state, str(tmp_path / "inc.safetensors"))
     loaded = load_inception(tmp_path / "inc.safetensors")
     assert loaded.fid_variant  # 1008 classes = the TF FID graph
     ref6 = ImageSet(ref.images[:6])
-    m = dom.evaluate(ref6.images, ref6, inception_weights=str(tmp_path / "inc.safetensors"), **opts)
-    assert abs(m["fid_inception"]) < 1e-3 and "kid_inception" in m
+    # 75 px (the smallest Inception input) keeps the test fast; FID proper uses 299
+    inc = {"inception_weights": str(tmp_path / "inc.safetensors"), "inception_size": 75}
+    m = dom.evaluate(ref6.images, ref6, **inc, **opts)
+    assert "kid_inception" in m and "is_inception" in m
     noise = torch.randint(0, 256, (6, 1, 16, 16), dtype=torch.uint8)
-    far = dom.evaluate(noise, ref6, inception_weights=str(tmp_path / "inc.safetensors"), **opts)
-    assert far["fid_inception"] > 1e-3
+    far = dom.evaluate(noise, ref6, **inc, **opts)
+    assert far["fid_inception"] > 0
+    assert abs(m["fid_inception"]) < 1e-6 * far["fid_inception"]
 
 
 def test_inception_torch_file_and_mismatch(tmp_path):

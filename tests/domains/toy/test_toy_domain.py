@@ -88,3 +88,17 @@ def test_registered_through_entry_points():
     dom = eps["toy"].load()()
     assert dom.name == "toy" and dom.default_dataset in dom.datasets
     assert {"mlp", "mlp_generator", "mlp_discriminator"} <= set(dom.networks)
+
+
+def test_decoded_reference_carries_the_runs_own_mixture(toy):
+    """The trainer's default reference is the decoded test split: the exact mixture (with
+    the run's data params) must come along so the mixture metrics are not lost."""
+    train = toy.load_dataset("eight_gaussians", n=400, std=0.05)
+    info = toy.describe(train)
+    test = toy.load_dataset("eight_gaussians", split="test", n=400, std=0.05)
+    ref = toy.decode(toy.collate([test[i] for i in range(len(test))]), info)
+    out = toy.evaluate(torch.from_numpy(test.points), ref)
+    assert out["modes_total"] == 8
+    assert out["hq_fraction"] == pytest.approx(1 - np.exp(-4.5), abs=0.03)  # std 0.05 used
+    plain = toy.evaluate(torch.from_numpy(test.points), torch.from_numpy(test.points))
+    assert "modes_total" not in plain

@@ -84,7 +84,7 @@ def test_evaluate_cli_on_plain_files(tmp_path, capsys):
 def test_data_prepare_cli(tmp_path):
     from multigen.cli import main
 
-    code = main(["data", "prepare", "two_moons", "--out", str(tmp_path / "moons")])
+    code = main(["data", "prepare", "toy/two_moons", "--out", str(tmp_path / "moons")])
     assert code in (0, None)
     assert (tmp_path / "moons" / "train.npy").is_file() and (
         tmp_path / "moons" / "test.npy"

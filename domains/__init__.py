@@ -1,0 +1,1 @@
+"""Domain adapters shipped with multigen (found through the ``multigen.domains`` entry points)."""

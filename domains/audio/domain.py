@@ -1,0 +1,187 @@
+"""The audio domain adapter: mono waveforms ``[1, T]`` in [-1, 1] as the diffusion state."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from domains.audio import datasets as D
+from domains.audio import samples as S
+from domains.audio.metrics.classifier import classifier_scores, train_classifier
+from domains.audio.metrics.mel import fd_mel
+from domains.audio.metrics.spectral import lsd, mr_stft
+from domains.audio.networks import network_specs
+from domains.audio.spoken_digits import prepare as prepare_spoken_digits
+from multigen.domain import Batch, DatasetSpec, Domain, DomainError
+
+
+def dataset_specs() -> dict[str, DatasetSpec]:
+    specs = [
+        DatasetSpec("embedded", "procedural instrument-like clips, 8 classes (8 kHz, 0.5 s)",
+                    D.embedded),
+        DatasetSpec("folder", "a folder of WAV/FLAC/OGG/Opus files; sub-folders = classes",
+                    D.folder, needs_path=True),
+        DatasetSpec("sc09", "SC09 / Speech Commands digits (16 kHz, 1 s)", D.sc09, needs_path=True),
+        DatasetSpec("spoken-digits", "SC09-like digits spoken by espeak-ng voices (16 kHz, 1 s)",
+                    D.spoken_digits, prepare=prepare_spoken_digits),
+    ]  # fmt: skip
+    return {s.name: s for s in specs}
+
+
+def _unwrap(dataset: Any) -> D.WaveDataset:
+    while not isinstance(dataset, D.WaveDataset) and hasattr(dataset, "dataset"):
+        dataset = dataset.dataset
+    if not isinstance(dataset, D.WaveDataset):
+        raise DomainError(f"audio domain cannot describe a {type(dataset).__name__}")
+    return dataset
+
+
+def _as_samples(obj: Any, what: str) -> S.AudioSamples:
+    if isinstance(obj, S.AudioSamples):
+        return obj
+    if isinstance(obj, D.WaveDataset):
+        return S.AudioSamples(obj.waves, obj.sample_rate, obj.labels, obj.names,
+                              obj.class_names, obj.skipped)  # fmt: skip
+    raise DomainError(f"audio {what}: expected AudioSamples or a path, got {type(obj).__name__}")
+
+
+def _remap_labels(gen: S.AudioSamples, ref: S.AudioSamples) -> torch.Tensor | None:
+    """Generated labels in the reference's class numbering (matched by class name)."""
+    if gen.labels is None:
+        return None
+    if gen.class_names and ref.class_names and gen.class_names != ref.class_names:
+        lookup = {n.lower(): i for i, n in enumerate(ref.class_names)}
+        mapped = [lookup.get(gen.class_names[y].lower(), -1) if y >= 0 else -1
+                  for y in gen.labels.tolist()]  # fmt: skip
+        return torch.tensor(mapped)
+    return gen.labels
+
+
+@dataclass
+class AudioDomain(Domain):
+    name: str = "audio"
+    default_dataset: str = "embedded"
+    datasets: dict[str, DatasetSpec] = field(default_factory=dataset_specs)
+    networks: dict[str, Any] = field(default_factory=network_specs)
+
+    # ---- data -------------------------------------------------------------------------
+    def describe(self, dataset: torch.utils.data.Dataset) -> dict[str, Any]:
+        ds = _unwrap(dataset)
+        labelled = ds.labels is not None and bool((ds.labels >= 0).any())
+        return {
+            "shape": [1, int(ds.waves.shape[1])],
+            "num_classes": len(ds.class_names) if labelled else 0,
+            "cond_dim": 0,
+            "sigma_data": float(ds.waves.double().std()),
+            "sample_rate": ds.sample_rate,
+            "class_names": list(ds.class_names) if labelled else [],
+            "skipped_files": len(ds.skipped),
+        }
+
+    def collate(self, items: Any) -> Batch:
+        x = torch.stack([it[0] for it in items])
+        labels = torch.tensor([int(it[1]) for it in items])
+        return Batch(x, None, labels if bool((labels >= 0).any()) else None)
+
+    # ---- outputs ------------------------------------------------------------------------
+    def decode(self, batch: Batch, info: dict[str, Any]) -> S.AudioSamples:
+        waves = batch.x.detach().float().cpu().reshape(len(batch), -1).clamp(-1, 1)
+        cond = batch.cond
+        labels = None
+        if cond is not None and not cond.dtype.is_floating_point:
+            labels = cond.detach().cpu().long().reshape(-1)
+        return S.AudioSamples(waves, int(info["sample_rate"]), labels,
+                              class_names=list(info.get("class_names", [])))  # fmt: skip
+
+    def export(self, samples: S.AudioSamples, out_dir: Path) -> list[Path]:
+        return S.export(_as_samples(samples, "samples"), Path(out_dir))
+
+    def load_samples(self, path: Path, strict: bool = False) -> S.AudioSamples:
+        return S.load_samples(Path(path), strict=strict)
+
+    def reference(self, spec: str, n: int | None = None, strict: bool = False) -> S.AudioSamples:
+        """A path to audio files, or ``NAME[:split]`` of a data set that needs no path
+        (``embedded``, ``spoken-digits``); default split: test."""
+        if Path(spec).exists():
+            return self.load_samples(Path(spec), strict).head(n)
+        name, _, split = spec.partition(":")
+        if name not in self.datasets:
+            raise DomainError(
+                f"reference {spec!r} is neither an existing path nor a dataset "
+                f"({', '.join(sorted(self.datasets))})"
+            )
+        if self.datasets[name].needs_path:
+            raise DomainError(f"reference dataset {name!r} needs files: pass its folder as --reference")
+        ds = self.load_dataset(name, None, split or "test")
+        return _as_samples(ds, "reference").head(n)
+
+    # ---- metrics ------------------------------------------------------------------------
+    def evaluate(self, samples: Any, reference: Any, **options: Any) -> dict[str, float]:
+        """fd_mel always; mr_stft/lsd for paired sets (same names, or ``pairing: index``);
+        classifier metrics when the reference has ≥ 2 classes (``classifier: false`` skips).
+
+        Options: pairing (name|index|none), classifier (bool), classifier_steps (400),
+        ndb_k (50), n_mels (64), seed (0), fit_length (crop/pad samples to the reference).
+        """
+        known = {"pairing", "classifier", "classifier_steps", "ndb_k", "n_mels", "seed", "fit_length"}
+        unknown = set(options) - known
+        if unknown:
+            raise DomainError(f"unknown audio eval option(s) {sorted(unknown)}; allowed: {sorted(known)}")
+        gen, ref = _as_samples(samples, "samples"), _as_samples(reference, "reference")
+        if gen.sample_rate != ref.sample_rate:
+            raise DomainError(
+                f"sample rates differ: samples {gen.sample_rate} Hz vs reference "
+                f"{ref.sample_rate} Hz; resample one set to the other's rate"
+            )
+        t_gen, t_ref = gen.waves.shape[1], ref.waves.shape[1]
+        if t_gen != t_ref:
+            if not options.get("fit_length", False):
+                raise DomainError(
+                    f"clip lengths differ: samples {t_gen} vs reference {t_ref} samples; "
+                    "set eval option fit_length: true to crop/zero-pad the samples"
+                )
+            from domains.audio.audio_io import fit_length
+
+            gen = S.AudioSamples(fit_length(gen.waves, t_ref), gen.sample_rate, gen.labels,
+                                 gen.names, gen.class_names, gen.skipped)  # fmt: skip
+        if len(gen) < 2 or len(ref) < 2:
+            raise DomainError(f"need at least 2 samples and 2 reference clips (got {len(gen)}, {len(ref)})")
+        out: dict[str, float] = {"n_samples": float(len(gen)), "n_reference": float(len(ref))}
+        out["fd_mel"] = fd_mel(gen.waves, ref.waves, gen.sample_rate, options.get("n_mels", 64))
+        pair = self._paired(gen, ref, options.get("pairing", "name"))
+        if pair is not None:
+            out["mr_stft"] = mr_stft(*pair)
+            out["lsd"] = lsd(*pair)
+        classes = 0 if ref.labels is None else len(ref.labels[ref.labels >= 0].unique())
+        if options.get("classifier", True) and classes >= 2:
+            mask = ref.labels >= 0
+            num_classes = max(len(ref.class_names), int(ref.labels.max()) + 1)
+            model = train_classifier(
+                ref.waves[mask], ref.labels[mask], ref.sample_rate, num_classes,
+                steps=int(options.get("classifier_steps", 400)), seed=int(options.get("seed", 0)),
+            )  # fmt: skip
+            out.update(
+                classifier_scores(model, gen.waves, ref.waves[mask], ref.labels[mask],
+                                  _remap_labels(gen, ref), int(options.get("ndb_k", 50)),
+                                  int(options.get("seed", 0)))  # fmt: skip
+            )
+        return out
+
+    @staticmethod
+    def _paired(gen: S.AudioSamples, ref: S.AudioSamples, pairing: str):
+        if pairing == "none":
+            return None
+        if pairing == "index":
+            if len(gen) != len(ref):
+                raise DomainError(f"pairing by index needs equal counts ({len(gen)} vs {len(ref)})")
+            return gen.waves, ref.waves
+        if pairing != "name":
+            raise DomainError(f"unknown pairing {pairing!r}; choose name, index or none")
+        if sorted(gen.names) != sorted(ref.names):
+            return None  # unpaired sets (usual for generation): spectral distances undefined
+        order = {n: i for i, n in enumerate(ref.names)}
+        idx = torch.tensor([order[n] for n in gen.names])
+        return gen.waves, ref.waves[idx]

@@ -1,0 +1,28 @@
+"""Audio networks: denoisers (DiffWave, 1-D U-Net), GAN generator (WaveGAN) and
+discriminators (WaveGAN with phase shuffle, HiFi-GAN MPD+MSD)."""
+
+from __future__ import annotations
+
+from multigen.domain import NetworkSpec
+
+from .diffwave import build_diffwave
+from .hifigan import build_hifigan_discriminator
+from .unet1d import build_unet1d
+from .wavegan import build_wavegan_discriminator, build_wavegan_generator
+
+
+def network_specs() -> dict[str, NetworkSpec]:
+    specs = [
+        NetworkSpec("diffwave", "denoiser", build_diffwave,
+                    "DiffWave residual stack (residual_layers, residual_channels, "
+                    "dilation_cycle, embed_dim, bf16)"),
+        NetworkSpec("unet1d", "denoiser", build_unet1d,
+                    "1-D U-Net (channels, mults, blocks, kernel, factor, attention)"),
+        NetworkSpec("wavegan", "generator", build_wavegan_generator,
+                    "WaveGAN generator (latent_dim, width, layers)"),
+        NetworkSpec("wavegan_disc", "discriminator", build_wavegan_discriminator,
+                    "WaveGAN discriminator with phase shuffle (width, layers, phase_shuffle)"),
+        NetworkSpec("hifigan_disc", "discriminator", build_hifigan_discriminator,
+                    "HiFi-GAN multi-period + multi-scale discriminators (periods, scales, width)"),
+    ]  # fmt: skip
+    return {s.name: s for s in specs}

@@ -1,0 +1,102 @@
+"""DiffWave-style denoiser (Kong et al. 2021): a stack of residual layers with dilated
+gated convolutions (dilation 2^(i mod cycle)), skip connections summed over layers, and a
+noise-level embedding added before every dilated convolution.
+
+Why it is written channels-last: on CPUs a kernel-3 dilated conv over ``[B, C, T]`` runs
+far below the matmul rate, while the same conv done as "stack the three shifted copies and
+multiply by a [3C, 2C] matrix" over ``[B, T, C]`` is one large GEMM (about 10x faster in
+bf16 on AMX/AVX-512 cores, and also what cuBLAS likes). The noise/class projections of all
+layers are one matrix product per forward. ``bf16=True`` runs the trunk under autocast;
+parameters, the skip sum and the output stay float32.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+from torch.nn import functional as F
+
+from multigen.nn import ConditionEmbedding, NoiseEmbedding
+
+
+class ResidualStack(nn.Module):
+    """All residual layers; weights stored as matrices for channels-last GEMMs."""
+
+    def __init__(self, layers: int, channels: int, cycle: int, embed: int):
+        super().__init__()
+        self.layers, self.channels = layers, channels
+        self.dilations = [2 ** (i % cycle) for i in range(layers)]
+        c = channels
+        # dilated conv as [3C -> 2C] per layer (taps t-d, t, t+d), kaiming-like init
+        self.w_dil = nn.Parameter(torch.randn(layers, 2 * c, 3 * c) * math.sqrt(2 / (3 * c)))
+        self.b_dil = nn.Parameter(torch.zeros(layers, 2 * c))
+        self.w_out = nn.Parameter(torch.randn(layers, 2 * c, c) * math.sqrt(2 / c))
+        self.b_out = nn.Parameter(torch.zeros(layers, 2 * c))
+        self.step_proj = nn.Linear(embed, layers * c)  # per-layer noise/cond projection
+
+    def forward(self, h: Tensor, emb: Tensor, dtype: torch.dtype) -> Tensor:
+        b, t, c = h.shape
+        steps = self.step_proj(emb).view(b, self.layers, 1, c).to(dtype)
+        h = h.to(dtype)
+        w_dil, b_dil = self.w_dil.to(dtype), self.b_dil.to(dtype)
+        w_out, b_out = self.w_out.to(dtype), self.b_out.to(dtype)
+        skip = torch.zeros(b, t, c, device=h.device, dtype=torch.float32)
+        inv_sqrt2 = 1 / math.sqrt(2)
+        for i, d in enumerate(self.dilations):
+            y = h + steps[:, i]
+            p = F.pad(y, (0, 0, d, d))
+            u = torch.cat([p[:, :t], y, p[:, 2 * d :]], dim=-1)
+            z = F.linear(u, w_dil[i], b_dil[i])
+            gate, filt = z.chunk(2, dim=-1)
+            o = F.linear(torch.sigmoid(gate) * torch.tanh(filt), w_out[i], b_out[i])
+            res, sk = o.chunk(2, dim=-1)
+            h = (h + res) * inv_sqrt2
+            skip = skip + sk
+        return skip * (1 / math.sqrt(self.layers))
+
+
+class DiffWave(nn.Module):
+    """``forward(x [B, 1, T], c_noise [B], cond=None) -> [B, 1, T]``."""
+
+    def __init__(
+        self,
+        residual_layers: int = 30,
+        residual_channels: int = 64,
+        dilation_cycle: int = 10,
+        embed_dim: int = 128,
+        num_classes: int = 0,
+        bf16: bool = False,
+    ):
+        super().__init__()
+        c = residual_channels
+        hidden = 4 * embed_dim
+        self.bf16 = bf16
+        self.input_proj = nn.Linear(1, c)
+        self.noise_embed = NoiseEmbedding(embed_dim, hidden)
+        self.cond_embed = ConditionEmbedding(hidden, num_classes=num_classes)
+        self.stack = ResidualStack(residual_layers, c, dilation_cycle, hidden)
+        self.skip_proj = nn.Linear(c, c)
+        self.output_proj = nn.Linear(c, 1)
+        nn.init.zeros_(self.output_proj.weight)  # start as the zero function, as DiffWave
+        nn.init.zeros_(self.output_proj.bias)
+
+    def forward(self, x: Tensor, c_noise: Tensor, cond: Tensor | None = None, mask: Any = None):
+        b = x.shape[0]
+        emb = self.noise_embed(c_noise.to(x.device).reshape(b))
+        emb = F.silu(emb + self.cond_embed(cond, b, x.device))
+        h = F.relu(self.input_proj(x.float().transpose(1, 2)))  # [B, T, C]
+        use_bf16 = self.bf16 and x.device.type in ("cpu", "cuda")
+        dtype = torch.bfloat16 if use_bf16 else torch.float32
+        skip = self.stack(h, emb, dtype)
+        out = self.output_proj(F.relu(self.skip_proj(skip)))
+        return out.transpose(1, 2).to(x.dtype)
+
+
+def build_diffwave(info: dict[str, Any], **params: Any) -> DiffWave:
+    if list(info["shape"])[:1] != [1]:
+        raise ValueError(f"diffwave expects mono state [1, T], got {info['shape']}")
+    params.setdefault("num_classes", int(info.get("num_classes", 0)))
+    return DiffWave(**params)

@@ -1,0 +1,176 @@
+"""The image domain adapter: datasets, networks, PNG export and image metrics."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from multigen.domain import Batch, DatasetSpec, Domain, DomainError, NetworkSpec
+
+from . import data
+from .dcgan import build_discriminator, build_generator
+from .io import IMAGE_SUFFIXES, export_images, load_image_files
+from .metrics import ImageSet, as_images, evaluate_images
+from .unet import build_unet
+
+log = logging.getLogger(__name__)
+
+SIGMA_DATA = 0.5  # pixels in [-1, 1]: the EDM paper's value for images
+
+
+def _datasets() -> dict[str, DatasetSpec]:
+    return {
+        "digits": DatasetSpec(
+            "digits",
+            "scikit-learn's 1,797 8x8 handwritten digits upsampled to `size` (16), labels 0-9, "
+            "fixed 80/20 train/test split",
+            data.load_digits_dataset,
+            prepare=data.prepare_digits,
+        ),
+        "folder": DatasetSpec(
+            "folder",
+            "PNG/JPEG folder; class labels from sub-folders; params size (32), channels "
+            "(1|3), strict (true); uses PATH/<split>/ when present",
+            data.load_folder_dataset,
+            needs_path=True,
+        ),
+        "npz": DatasetSpec(
+            "npz",
+            ".npz with 'x'/'images' (N,H,W[,C]) uint8 or float and optional 'y'/'labels'; "
+            "params size, channels",
+            data.load_npz_dataset,
+            needs_path=True,
+        ),
+    }
+
+
+def _networks() -> dict[str, NetworkSpec]:
+    return {
+        "unet": NetworkSpec("unet", "denoiser", build_unet, "ADM-style U-Net with attention"),
+        "dcgan_generator": NetworkSpec("dcgan_generator", "generator", build_generator),
+        "dcgan_discriminator": NetworkSpec(
+            "dcgan_discriminator", "discriminator", build_discriminator
+        ),
+    }
+
+
+def _base_dataset(dataset: torch.utils.data.Dataset) -> data.ImageDataset:
+    while isinstance(dataset, torch.utils.data.Subset):
+        dataset = dataset.dataset
+    if not isinstance(dataset, data.ImageDataset):
+        raise DomainError(f"images: cannot describe a {type(dataset).__name__}")
+    return dataset
+
+
+def _subsample(images: Tensor, labels: Tensor | None, n: int | None, seed: int = 0):
+    """A fixed random subset of size n (the same for every call)."""
+    if n is None or n >= len(images):
+        return images, labels
+    if n < 1:
+        raise DomainError(f"reference size must be >= 1, got {n}")
+    idx = torch.randperm(len(images), generator=torch.Generator().manual_seed(seed))[:n]
+    idx = idx.sort().values
+    return images[idx], None if labels is None else labels[idx]
+
+
+@dataclass
+class ImageDomain(Domain):
+    name: str = "images"
+    default_dataset: str = "digits"
+
+    def __post_init__(self) -> None:
+        self.datasets = self.datasets or _datasets()
+        self.networks = self.networks or _networks()
+
+    # ---- data -------------------------------------------------------------------------
+    def collate(self, items: Sequence[Any]) -> Batch:
+        if isinstance(items[0], tuple | list):
+            xs, ys = zip(*items)
+            return Batch(torch.stack(list(xs)), None, torch.tensor(ys, dtype=torch.long))
+        return Batch(torch.stack(list(items)))
+
+    def describe(self, dataset: torch.utils.data.Dataset) -> dict[str, Any]:
+        ds = _base_dataset(dataset)
+        return {
+            "shape": list(ds.images.shape[1:]),
+            "num_classes": ds.num_classes,
+            "class_names": ds.class_names,
+            "cond_dim": 0,
+            "sigma_data": SIGMA_DATA,
+            "x0_clip": [-1.0, 1.0],  # images are the one domain whose x̂0 is clipped
+            "dataset": ds.name,
+        }
+
+    # ---- outputs ------------------------------------------------------------------------
+    def decode(self, batch: Batch, info: dict[str, Any]) -> Tensor:
+        """States in [-1, 1] (clipped) -> uint8 images [N, C, H, W] on the CPU."""
+        return data.to_uint8(batch.x.detach().cpu())
+
+    def export(self, samples: Any, out_dir: Path) -> list[Path]:
+        return export_images(as_images(samples, "samples"), Path(out_dir))
+
+    def load_samples(self, path: Path, strict: bool = False) -> ImageSet:
+        images, skipped = load_image_files(Path(path), strict=strict)
+        if skipped:
+            log.warning(
+                "skipped %d unreadable file(s): %s",
+                len(skipped),
+                ", ".join(f"{p} ({why})" for p, why in skipped[:5]),
+            )
+        return ImageSet(images, name=str(path), skipped=skipped)
+
+    def reference(self, spec: str, n: int | None = None, strict: bool = False) -> ImageSet:
+        """``digits[:train|test|all]`` (train by default), an image folder or a .npz file."""
+        spec = str(spec)
+        name, _, split = spec.partition(":")
+        if name == "digits" and not Path(spec).exists():
+            split = split or "train"
+            size = 16
+            if "@" in split:  # digits:test@32 -> 32x32 reference
+                split, _, s = split.partition("@")
+                size = int(s)
+            ds = data.load_digits_dataset(None, split, size=size)
+            train = data.load_digits_dataset(None, "train", size=size)
+            images, labels = _subsample(ds.images, ds.labels, n)
+            return ImageSet(images, labels, 10, ds.name, "digitcnn", train.images, train.labels)
+        path = Path(spec)
+        if not path.exists():
+            raise DomainError(
+                f"reference {spec!r} is neither a dataset (digits[:train|test|all]) nor an "
+                "existing image folder / .npz file"
+            )
+        if path.is_file() and path.suffix.lower() in (".npz", ".npy"):
+            ds = data.load_npz_dataset(path)
+        elif path.is_dir():
+            ds = data.load_folder_dataset(path, split=None, size=None, channels=None, strict=strict)
+        elif path.suffix.lower() in IMAGE_SUFFIXES:
+            raise DomainError(f"reference {path} is a single image; give a folder of images")
+        else:
+            raise DomainError(f"reference {path}: expected an image folder or a .npz/.npy file")
+        images, labels = _subsample(ds.images, ds.labels, n)
+        # the feature CNN learns from the whole reference, even when only n are scored
+        return ImageSet(
+            images,
+            labels,
+            ds.num_classes,
+            ds.name,
+            "refcnn",
+            ds.images if ds.labels is not None else None,
+            ds.labels,
+            list(ds.skipped),
+        )
+
+    def evaluate(self, samples: Any, reference: Any, **options: Any) -> dict[str, float]:
+        if isinstance(reference, str | Path):
+            reference = self.reference(str(reference))
+        return evaluate_images(samples, reference, **options)
+
+
+def get_domain() -> ImageDomain:
+    return ImageDomain()

@@ -1,0 +1,259 @@
+"""Torch datasets of molecules and the dataset factories the domain registers."""
+
+from __future__ import annotations
+
+import shutil
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from rdkit import Chem, RDLogger
+
+from multigen.domain import DomainError
+
+from .constants import QM9_PROPERTIES, RDKIT_PROPERTIES
+from .conformers import cache_dir, conformers
+from .io import SkipLog, read_sdf, read_smiles, read_xyz
+from .mol import Molecule
+from .qm9 import load_qm9
+from .state import encode
+
+SPLITS = ("train", "valid", "test", "all")
+
+
+class MoleculeDataset(torch.utils.data.Dataset):
+    """Molecules encoded as state rows ``[n_i, 3 + K + 1]`` (+ a property vector when asked).
+
+    ``atom_types`` fixes the one-hot order (element symbols); ``properties`` names the
+    conditioning targets, normalised with ``prop_stats`` ({name: [mean, std]}).
+    """
+
+    def __init__(
+        self,
+        mols: list[Molecule],
+        atom_types: list[str],
+        properties: tuple[str, ...] = (),
+        prop_stats: dict[str, list[float]] | None = None,
+        log: SkipLog | None = None,
+        source: str = "",
+    ):
+        self.atom_types = list(atom_types)
+        self.properties = tuple(properties)
+        self.log = log or SkipLog()
+        self.source = source
+        index = {s: k for k, s in enumerate(self.atom_types)}
+        self.mols: list[Molecule] = []
+        for m in mols:
+            unknown = sorted(set(m.symbols) - set(index))
+            if unknown:
+                self.log.skip(m.name or source, f"element(s) {unknown} not in atom_types {atom_types}")
+                continue
+            missing = [p for p in self.properties if p not in m.props]
+            if missing:
+                self.log.skip(m.name or source, f"property {missing} missing")
+                continue
+            self.mols.append(m)
+        if not self.mols:
+            raise DomainError(f"{source}: no usable molecules ({self.log.summary()})")
+        self.types = [np.array([index[s] for s in m.symbols]) for m in self.mols]
+        self.prop_stats = prop_stats or property_stats(self.mols, self.properties)
+
+    def __len__(self) -> int:
+        return len(self.mols)
+
+    def __getitem__(self, k: int) -> tuple[torch.Tensor, torch.Tensor | None]:
+        m = self.mols[k]
+        x = encode(m.positions, self.types[k], m.charges, len(self.atom_types))
+        if not self.properties:
+            return x, None
+        raw = torch.tensor([m.props[p] for p in self.properties], dtype=torch.float32)
+        mean = torch.tensor([self.prop_stats[p][0] for p in self.properties])
+        std = torch.tensor([self.prop_stats[p][1] for p in self.properties])
+        return x, (raw - mean) / std
+
+
+def property_stats(mols: list[Molecule], names: tuple[str, ...]) -> dict[str, list[float]]:
+    out = {}
+    for p in names:
+        v = np.array([m.props[p] for m in mols], dtype=np.float64)
+        out[p] = [float(v.mean()), float(v.std() + 1e-8)]
+    return out
+
+
+def add_rdkit_properties(mols: list[Molecule]) -> None:
+    """QED, Crippen logP and molecular weight from each molecule's own bonds (in place)."""
+    from rdkit.Chem import QED, Crippen, Descriptors
+
+    RDLogger.DisableLog("rdApp.*")
+    for m in mols:
+        if all(p in m.props for p in RDKIT_PROPERTIES):
+            continue
+        try:
+            rd = Chem.RemoveHs(m.to_rdkit(sanitize=True))
+        except Exception:  # noqa: BLE001 - RDKit raises several error types
+            continue
+        m.props.update(
+            qed=float(QED.qed(rd)), logp=float(Crippen.MolLogP(rd)), mw=float(Descriptors.MolWt(rd))
+        )
+
+
+def split_indices(n: int, split: str, seed: int = 0, fractions=(0.8, 0.1, 0.1)) -> np.ndarray:
+    """A fixed random split (seeded) of ``n`` items: train/valid/test or all."""
+    if split not in SPLITS and split != "val":
+        raise DomainError(f"split {split!r} unknown; use one of {', '.join(SPLITS)}")
+    perm = np.random.RandomState(seed).permutation(n)
+    n_train, n_valid = int(fractions[0] * n), int(fractions[1] * n)
+    parts = {
+        "train": perm[:n_train],
+        "valid": perm[n_train : n_train + n_valid],
+        "test": perm[n_train + n_valid :],
+        "all": perm,
+    }
+    parts["val"] = parts["valid"]
+    return np.sort(parts[split])
+
+
+def atom_types_of(mols: list[Molecule]) -> list[str]:
+    """Element symbols present, ordered by atomic number (H first, as in EDM)."""
+    table = Chem.GetPeriodicTable()
+    return sorted({s for m in mols for s in m.symbols}, key=table.GetAtomicNumber)
+
+
+def _finish(
+    mols: list[Molecule],
+    split: str,
+    log: SkipLog,
+    source: str,
+    atom_types: list[str] | None = None,
+    properties: list[str] | tuple[str, ...] = (),
+    seed: int = 0,
+    presplit: bool = False,
+    max_atoms: int | None = None,
+) -> MoleculeDataset:
+    """Common tail of every factory: property computation, atom types, split, encoding."""
+    if not mols:
+        raise DomainError(f"{source}: no molecules could be read ({log.summary()})")
+    properties = tuple(properties or ())
+    unknown = [p for p in properties if p not in RDKIT_PROPERTIES + QM9_PROPERTIES]
+    if unknown:
+        raise DomainError(
+            f"unknown properties {unknown}; choose from {RDKIT_PROPERTIES + QM9_PROPERTIES}"
+        )
+    if any(p in RDKIT_PROPERTIES for p in properties):
+        add_rdkit_properties(mols)
+    if max_atoms:
+        big = [m for m in mols if m.num_atoms > max_atoms]
+        for m in big:
+            log.skip(m.name or source, f"{m.num_atoms} atoms > max_atoms={max_atoms}")
+        mols = [m for m in mols if m.num_atoms <= max_atoms]
+    types = list(atom_types) if atom_types else atom_types_of(mols)
+    if presplit:
+        train_mols = mols
+        chosen = mols
+    else:
+        train_mols = [mols[i] for i in split_indices(len(mols), "train", seed)]
+        chosen = [mols[i] for i in split_indices(len(mols), split, seed)]
+    # Property statistics come from the training part only, whatever split is requested.
+    usable = [m for m in train_mols if all(p in m.props for p in properties)]
+    stats = property_stats(usable, properties) if properties and usable else None
+    return MoleculeDataset(chosen, types, properties, stats, log, source)
+
+
+# ---- factories (path, split, **params) ----------------------------------------------------
+
+
+def sdf_dataset(path: Path, split: str = "train", strict: bool = False, **params: Any):
+    log = SkipLog(strict=strict)
+    return _finish(read_sdf(path, log), split, log, str(path), **params)
+
+
+def xyz_dataset(path: Path, split: str = "train", strict: bool = False, **params: Any):
+    log = SkipLog(strict=strict)
+    if any(p in RDKIT_PROPERTIES for p in params.get("properties", ()) or ()):
+        raise DomainError(f"{path}: XYZ files have no bonds; RDKit properties need SDF or SMILES")
+    return _finish(read_xyz(path, log), split, log, str(path), **params)
+
+
+def smiles_dataset(
+    path: Path,
+    split: str = "train",
+    strict: bool = False,
+    smiles_column: str | None = None,
+    conformer_seed: int = 0,
+    processes: int | None = None,
+    **params: Any,
+):
+    log = SkipLog(strict=strict)
+    smiles = read_smiles(path, smiles_column, log)
+    mols = conformers(smiles, seed=conformer_seed, processes=processes, log=log)
+    return _finish(mols, split, log, str(path), **params)
+
+
+def qm9_dataset(path: Path, split: str = "train", strict: bool = False, **params: Any):
+    log = SkipLog(strict=strict)
+    mols = load_qm9(path, split, log)
+    params.setdefault("atom_types", ["H", "C", "N", "O", "F"])
+    return _finish(mols, split, log, str(path), presplit=True, **params)
+
+
+# ---- the embedded QM9-like set ------------------------------------------------------------
+
+EMBEDDED_ELEMENTS = {"C", "H", "O", "N", "F"}
+EMBEDDED_FILE = "embedded_qm9like_v1.sdf"
+
+
+def nci_smiles_path() -> Path:
+    import rdkit
+
+    return Path(rdkit.__file__).parent / "Data" / "NCI" / "first_5K.smi"
+
+
+def select_qm9_like(smiles: list[str], max_heavy: int = 9) -> list[str]:
+    """Single-fragment CHONF molecules with ≤ ``max_heavy`` heavy atoms, deduplicated."""
+    RDLogger.DisableLog("rdApp.*")
+    seen: dict[str, None] = {}
+    for s in smiles:
+        mol = Chem.MolFromSmiles(s)
+        if mol is None or len(Chem.GetMolFrags(mol)) > 1:
+            continue
+        if mol.GetNumHeavyAtoms() > max_heavy:
+            continue
+        if {a.GetSymbol() for a in mol.GetAtoms()} - EMBEDDED_ELEMENTS:
+            continue
+        seen.setdefault(Chem.MolToSmiles(mol), None)
+    return list(seen)
+
+
+def prepare_embedded(out_dir: Path | None = None, processes: int | None = None, **_: Any) -> Path:
+    """Build the embedded set (RDKit ETKDG + MMFF conformers, seed 0) as an SDF; cached."""
+    target = cache_dir() / EMBEDDED_FILE
+    if not target.exists():
+        smiles = select_qm9_like(read_smiles(nci_smiles_path()))
+        log = SkipLog()
+        mols = conformers(smiles, seed=0, processes=processes, log=log, names=smiles)
+        from .io import write_sdf
+
+        tmp = target.with_suffix(".tmp.sdf")
+        write_sdf(mols, tmp)
+        tmp.replace(target)
+    if out_dir is not None:
+        out_dir = Path(out_dir)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        shutil.copy(target, out_dir / EMBEDDED_FILE)
+        return out_dir
+    return target.parent
+
+
+def embedded_dataset(path: Path | None = None, split: str = "train", strict: bool = False, **params: Any):
+    folder = Path(path) if path is not None else prepare_embedded()
+    file = folder / EMBEDDED_FILE if folder.is_dir() else folder
+    log = SkipLog(strict=strict)
+    return _finish(read_sdf(file, log), split, log, "embedded", **params)
+
+
+def count_histogram(ds: MoleculeDataset) -> dict[str, float]:
+    c = Counter(m.num_atoms for m in ds.mols)
+    total = sum(c.values())
+    return {str(k): v / total for k, v in sorted(c.items())}

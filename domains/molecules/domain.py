@@ -1,0 +1,229 @@
+"""The molecule domain adapter: data, state space, networks, decoding, export, metrics."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from rdkit import Chem
+from torch import Tensor
+
+from multigen.domain import Batch, DatasetSpec, Domain, DomainError, NetworkSpec
+
+from . import data
+from .bonds import infer_bonds
+from .evaluate import ReferenceStats, evaluate_molecules
+from .io import SkipLog, read_sdf, read_xyz, write_png_grid, write_sdf, write_smiles_csv, write_xyz
+from .metrics.chem import to_smiles
+from .mol import Molecule
+from .state import count_mask, decode, pad, project, sample_counts, subspace_noise
+
+
+_PT = Chem.GetPeriodicTable()
+
+
+def _networks() -> dict[str, NetworkSpec]:
+    from .nets import registry
+
+    return registry()
+
+
+class MoleculeDomain(Domain):
+    def __init__(self) -> None:
+        super().__init__(
+            name="molecules",
+            default_dataset="embedded",
+            datasets={
+                "embedded": DatasetSpec(
+                    "embedded",
+                    "QM9-like CHONF molecules (≤9 heavy atoms, with H) from RDKit's NCI first_5K.smi,"
+                    " conformers by ETKDG+MMFF (built and cached on first use)",
+                    data.embedded_dataset,
+                    prepare=data.prepare_embedded,
+                ),
+                "sdf": DatasetSpec("sdf", "SDF/MOL file or folder with 3D coordinates", data.sdf_dataset, True),
+                "xyz": DatasetSpec("xyz", "XYZ file or folder (no bonds)", data.xyz_dataset, True),
+                "smiles": DatasetSpec(
+                    "smiles", "SMILES .smi/.csv -> RDKit ETKDG+MMFF conformers (cached)", data.smiles_dataset, True
+                ),
+                "qm9": DatasetSpec(
+                    "qm9", "QM9 raw folder: gdb9.sdf, gdb9.sdf.csv, uncharacterized.txt (EDM split)",
+                    data.qm9_dataset, True,
+                ),
+            },
+            networks=_networks(),
+        )
+        self._ref_cache: dict[int, ReferenceStats] = {}
+
+    # ---- data ---------------------------------------------------------------------------
+    def collate(self, items: Sequence[Any]) -> Batch:
+        xs, conds = zip(*items)
+        x, mask = pad(list(xs))
+        cond = None if conds[0] is None else torch.stack(list(conds))
+        return Batch(x, mask.float(), cond)
+
+    def describe(self, dataset) -> dict[str, Any]:
+        if not isinstance(dataset, data.MoleculeDataset):
+            raise DomainError("molecules: describe() expects a dataset built by this domain")
+        rows = [dataset[k][0] for k in range(len(dataset))]
+        allx = torch.cat(rows)
+        n_max = max(r.shape[0] for r in rows)
+        return {
+            "shape": [n_max, int(allx.shape[-1])],
+            "num_classes": 0,
+            "cond_dim": len(dataset.properties),
+            "sigma_data": float(allx.std()),
+            "atom_types": dataset.atom_types,
+            "n_nodes_hist": data.count_histogram(dataset),
+            "properties": list(dataset.properties),
+            "prop_stats": dataset.prop_stats,
+            "num_molecules": len(dataset),
+            "position_std": float(allx[:, :3].std()),
+            # (atom count, normalised properties) pairs of training molecules: conditional
+            # sampling draws counts and property targets jointly from these (as EDM does).
+            "cond_pool": _cond_pool(dataset),
+        }
+
+    # ---- state space ------------------------------------------------------------------------
+    def noise(self, batch: Batch, generators: Sequence[torch.Generator]) -> Tensor:
+        mask = self._mask(batch)
+        return subspace_noise(batch.x.shape[1:], mask, generators).to(batch.x.dtype)
+
+    def project(self, x: Tensor, batch: Batch) -> Tensor:
+        """Onto the zero-CoM subspace with zero padding (for samplers/engines that want it)."""
+        return project(x, self._mask(batch))
+
+    def align(self, batch: Batch, noise: Tensor) -> Tensor:
+        """OT pairing hook for flow matching: permute + rotate each molecule's noise onto it."""
+        from .align import align_batch
+
+        return align_batch(batch.x, noise, self._mask(batch))
+
+    def template(self, info, n, generator, cond=None, device="cpu") -> Batch:
+        n_max, feat = info["shape"]
+        pool = info.get("cond_pool") or []
+        if pool and cond is None:
+            idx = torch.randint(len(pool), (n,), generator=generator)
+            counts = torch.tensor([int(pool[i][0]) for i in idx])
+            cond = torch.tensor([pool[i][1:] for i in idx], dtype=torch.float32)
+        elif pool and cond.dtype.is_floating_point and not torch.isnan(cond).any():
+            # Requested properties: the atom count of the nearest training molecule.
+            table = torch.tensor([p[1:] for p in pool], dtype=torch.float32)
+            nearest = torch.cdist(cond.float().reshape(n, -1), table).argmin(1)
+            counts = torch.tensor([int(pool[i][0]) for i in nearest])
+        else:
+            counts = sample_counts(info["n_nodes_hist"], n, generator)
+        mask = count_mask(counts, n_max).float()
+        x = torch.zeros(n, n_max, feat)
+        return Batch(x.to(device), mask.to(device), None if cond is None else cond.to(device))
+
+    @staticmethod
+    def _mask(batch: Batch) -> Tensor:
+        if batch.mask is None:
+            return torch.ones(batch.x.shape[:2], dtype=torch.bool, device=batch.x.device)
+        return batch.mask.bool()
+
+    # ---- outputs ------------------------------------------------------------------------------
+    def decode(self, batch: Batch, info: dict[str, Any], bonds: str = "table") -> list[Molecule]:
+        types_list = info["atom_types"]
+        pos, types, charges = decode(batch.x.detach().float().cpu(), len(types_list))
+        mask = self._mask(batch).cpu()
+        props = info.get("properties") or []
+        stats = info.get("prop_stats") or {}
+        out = []
+        for b in range(pos.shape[0]):
+            keep = mask[b]
+            symbols = [types_list[t] for t in types[b][keep].tolist()]
+            # A cation cannot lose more electrons than it has (RDKit asserts on H2+).
+            z = np.array([_PT.GetAtomicNumber(s) for s in symbols], dtype=np.int64)
+            mol = Molecule(
+                symbols,
+                pos[b][keep].numpy().astype(np.float64),
+                np.minimum(charges[b][keep].numpy(), z),
+                name=f"sample_{b}",
+            )
+            if batch.cond is not None and props and batch.cond.dtype.is_floating_point:
+                c = batch.cond[b].float().cpu()
+                if not torch.isnan(c).any():
+                    for k, p in enumerate(props):
+                        mol.props[f"target_{p}"] = float(c[k]) * stats[p][1] + stats[p][0]
+            out.append(infer_bonds(mol, bonds))
+        return out
+
+    def export(self, samples: list[Molecule], out_dir: Path) -> list[Path]:
+        out_dir = Path(out_dir)
+        smiles = [to_smiles(m) for m in samples]
+        names = [m.name or f"sample_{k}" for k, m in enumerate(samples)]
+        return [
+            write_sdf(samples, out_dir / "samples.sdf"),
+            write_xyz(samples, out_dir / "samples.xyz"),
+            write_smiles_csv(names, smiles, out_dir / "samples_smiles.csv"),
+            write_png_grid(smiles, out_dir / "samples_grid.png"),
+        ]
+
+    def load_samples(self, path: Path, strict: bool = False) -> list[Molecule]:
+        path = Path(path)
+        log = SkipLog(strict=strict)
+        if path.is_dir():
+            sdf = sorted(path.glob("*.sdf")) + sorted(path.glob("*.mol"))
+            if sdf:
+                mols = [m for f in sdf for m in read_sdf(f, log, sanitize=False)]
+            elif list(path.glob("*.xyz")):
+                mols = read_xyz(path, log)
+            else:
+                raise DomainError(f"{path}: no .sdf/.mol/.xyz files to score")
+        elif path.suffix.lower() in (".sdf", ".mol", ".sd"):
+            mols = read_sdf(path, log, sanitize=False)
+        elif path.suffix.lower() == ".xyz":
+            mols = read_xyz(path, log)
+        else:
+            raise DomainError(f"{path}: unsupported sample file; use .sdf, .mol or .xyz")
+        if not mols:
+            raise DomainError(f"{path}: no molecules could be read ({log.summary()})")
+        self.last_skip_log = log
+        return mols
+
+    def reference(self, spec: str, n: int | None = None, strict: bool = False) -> list[Molecule]:
+        name, _, split = str(spec).partition(":")
+        if name in self.datasets and not self.datasets[name].needs_path:
+            mols = self.load_dataset(name, split=split or "all").mols
+        elif Path(name).exists():
+            if name in ("qm9",) or (Path(name) / "gdb9.sdf").exists():
+                mols = data.qm9_dataset(Path(name), split or "test").mols
+            else:
+                mols = self.load_samples(Path(name), strict)
+        else:
+            raise DomainError(
+                f"reference {spec!r}: not a dataset name ({', '.join(self.datasets)}) or an existing path"
+            )
+        return mols[:n] if n else mols
+
+    def evaluate(self, samples, reference, **options) -> dict[str, float]:
+        if isinstance(samples, str | Path):
+            samples = self.load_samples(Path(samples), options.get("strict", False))
+        if isinstance(reference, str | Path):
+            reference = self.reference(str(reference))
+        ref = None
+        if reference is not None:
+            key = id(reference)
+            if key not in self._ref_cache:
+                self._ref_cache = {key: ReferenceStats(reference, options.get("bonds", "table"))}
+            ref = self._ref_cache[key]
+        return evaluate_molecules(list(samples), ref, **options)
+
+
+def _cond_pool(dataset, limit: int = 2000) -> list[list[float]]:
+    if not dataset.properties:
+        return []
+    rows = []
+    for k in range(min(len(dataset), limit)):
+        x, c = dataset[k]
+        rows.append([float(x.shape[0]), *map(float, c.tolist())])
+    return rows
+
+
+def get_domain() -> MoleculeDomain:
+    return MoleculeDomain()

@@ -1,0 +1,123 @@
+"""All molecule metrics in one flat dict (``multigen evaluate --domain molecules``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from scipy.stats import wasserstein_distance
+
+from .bonds import infer_bonds
+from .metrics.chem import drug_properties, to_smiles, validity_metrics
+from .metrics.geometry import (
+    atom_number_counts,
+    atom_type_counts,
+    bond_angles,
+    bond_lengths,
+    strain_stats,
+    total_variation,
+    weighted_w1,
+)
+from .metrics.stability import stability
+from .mol import Molecule
+
+
+def with_bonds(mols: list[Molecule], method: str) -> list[Molecule]:
+    """Bonds by ``method``: 'table' (EDM, from distances), 'rdkit' or 'file' (keep them;
+    molecules without bonds fall back to the table)."""
+    if method == "file":
+        return [m if m.bonds is not None else infer_bonds(m, "table") for m in mols]
+    return [infer_bonds(m, method) for m in mols]
+
+
+class ReferenceStats:
+    """What the metrics need from a reference set, computed once and reused."""
+
+    def __init__(self, mols: list[Molecule], bonds: str = "table"):
+        self.mols = mols
+        self.bonded = with_bonds(mols, bonds)
+        # Reference SMILES use the file's bonds when present (true chemistry).
+        ref_smiles = [to_smiles(m, implicit_h=False) for m in with_bonds(mols, "file")]
+        self.smiles = [s for s in ref_smiles if s]
+        self.smiles_set = set(self.smiles)
+        self.props = drug_properties(self.smiles)
+        self.lengths = bond_lengths(self.bonded)
+        self.angles = bond_angles(self.bonded)
+        self.types = atom_type_counts(mols)
+        self.counts = atom_number_counts(mols)
+        self._fcd = None
+
+    def fcd_stats(self, fcd):
+        if self._fcd is None:
+            self._fcd = fcd.precalc(self.smiles)
+        return self._fcd
+
+
+def evaluate_molecules(
+    samples: list[Molecule],
+    reference: ReferenceStats | None,
+    bonds: str = "table",
+    fcd: bool = True,
+    strain: bool = True,
+    strain_limit: int = 200,
+    **_: Any,
+) -> dict[str, float]:
+    out: dict[str, float] = {"n_samples": float(len(samples))}
+    if not samples:
+        return out
+    out.update(stability(samples))
+    out.update(stability(samples, charge_aware=True))
+    bonded = with_bonds(samples, bonds)
+    smiles = [to_smiles(m) for m in bonded]
+    out.update(validity_metrics(smiles, bonded, reference.smiles_set if reference else None))
+    valid = [s for s in smiles if s]
+    props = drug_properties(valid)
+    for k, v in props.items():
+        out[f"{k}_mean"] = float(v.mean()) if len(v) else float("nan")
+        if reference is not None and len(v) and len(reference.props[k]):
+            out[f"{k}_w1"] = float(wasserstein_distance(v, reference.props[k]))
+    out.update(_conditional_mae(bonded, smiles))
+    if reference is not None:
+        out["bond_length_w1"], per = weighted_w1(bond_lengths(bonded), reference.lengths)
+        for k in sorted(per, key=lambda k: -len(reference.lengths[k]))[:4]:
+            out[f"bond_length_w1/{k}"] = float(per[k])
+        out["bond_angle_w1"], _ = weighted_w1(bond_angles(bonded), reference.angles)
+        out["atom_type_tv"] = total_variation(atom_type_counts(samples), reference.types)
+        out["atom_count_tv"] = total_variation(atom_number_counts(samples), reference.counts)
+        if fcd and len(valid) >= 2 and len(reference.smiles) >= 2:
+            out["fcd"] = _fcd(valid, reference)
+    if strain:
+        out.update(strain_stats(bonded, strain_limit))
+    return out
+
+
+def _conditional_mae(bonded: list[Molecule], smiles: list[str | None]) -> dict[str, float]:
+    """MAE between requested RDKit properties (``target_qed`` etc. stored by the decoder for
+    conditional samples) and the properties RDKit computes for the valid molecules."""
+    errs: dict[str, list[float]] = {}
+    for m, s in zip(bonded, smiles):
+        keys = [k[len("target_") :] for k in m.props if k.startswith("target_")]
+        if not s or not keys:
+            continue
+        got = drug_properties([s])
+        for k in keys:
+            if k in got and len(got[k]):
+                errs.setdefault(k, []).append(abs(float(got[k][0]) - m.props[f"target_{k}"]))
+    return {f"cond_mae_{k}": float(np.mean(v)) for k, v in errs.items()}
+
+
+_FCD_MODEL = None
+
+
+def _fcd(valid: list[str], reference: ReferenceStats) -> float:
+    """Fréchet ChemNet Distance with fcd_torch (canonical SMILES, as MOSES)."""
+    global _FCD_MODEL
+    import warnings
+
+    from fcd_torch import FCD
+
+    if _FCD_MODEL is None:
+        _FCD_MODEL = FCD(device="cpu", n_jobs=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return float(_FCD_MODEL(pref=reference.fcd_stats(_FCD_MODEL), gen=valid))

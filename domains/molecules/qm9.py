@@ -1,0 +1,89 @@
+"""QM9 in its raw format (as distributed and as torch_geometric reads it).
+
+A folder with ``gdb9.sdf`` (133,885 molecules, 3D, with H), ``gdb9.sdf.csv`` (mol_id + 19
+targets, row k = SDF record k) and ``uncharacterized.txt`` (3,054 molecules whose geometry
+failed a consistency check; excluded). The split is EDM's: after exclusion, a permutation
+with NumPy seed 0 gives 100,000 train / 17,748 valid / 13,083 test (10 % test, the rest
+valid); smaller files (tests) get the same fractions.
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+from rdkit import Chem, RDLogger
+
+from multigen.domain import DomainError
+
+from .constants import QM9_PROPERTIES
+from .io import SkipLog
+from .mol import Molecule
+
+QM9_FILES = ("gdb9.sdf", "gdb9.sdf.csv", "uncharacterized.txt")
+QM9_FULL = 130_831
+
+
+def read_uncharacterized(path: Path) -> set[int]:
+    """1-based indices listed in uncharacterized.txt: a 9-line header (skipped, as
+    torch_geometric does), then rows whose first token is the index; footer lines are not
+    numeric and are ignored."""
+    out: set[int] = set()
+    for line in path.read_text().splitlines()[9:]:
+        tok = line.split()
+        if tok and tok[0].isdigit():
+            out.add(int(tok[0]))
+    return out
+
+
+def qm9_split_indices(n: int, split: str) -> np.ndarray:
+    """EDM's split over ``n`` characterised molecules (positions in the kept list)."""
+    n_train = 100_000 if n == QM9_FULL else int(round(n * 100_000 / QM9_FULL))
+    n_test = int(0.1 * n)
+    n_valid = n - (n_train + n_test)
+    perm = np.random.RandomState(0).permutation(n)
+    train, valid, test = np.split(perm, [n_train, n_train + n_valid])[:3]
+    parts = {"train": train, "valid": valid, "val": valid, "test": test, "all": np.arange(n)}
+    if split not in parts:
+        raise DomainError(f"QM9 split {split!r} unknown; use train, valid, test or all")
+    return np.sort(parts[split])
+
+
+def load_qm9(folder: Path, split: str = "train", log: SkipLog | None = None) -> list[Molecule]:
+    log = log or SkipLog()
+    folder = Path(folder)
+    missing = [f for f in QM9_FILES if not (folder / f).is_file()]
+    if missing:
+        raise DomainError(
+            f"{folder}: QM9 raw files missing: {', '.join(missing)} "
+            "(expected gdb9.sdf, gdb9.sdf.csv, uncharacterized.txt from the QM9 distribution)"
+        )
+    with (folder / "gdb9.sdf.csv").open(newline="") as fh:
+        reader = csv.reader(fh)
+        header = [h.strip() for h in next(reader)]
+        if len(header) < 20:
+            raise DomainError(
+                f"{folder / 'gdb9.sdf.csv'}: expected mol_id + 19 property columns, "
+                f"got {len(header)} columns"
+            )
+        rows = [r for r in reader if r]
+    skip = read_uncharacterized(folder / "uncharacterized.txt")
+    RDLogger.DisableLog("rdApp.*")
+    supplier = Chem.SDMolSupplier(str(folder / "gdb9.sdf"), removeHs=False, sanitize=False)
+    kept: list[Molecule | None] = []  # None keeps split positions stable on parse errors
+    for k, mol in enumerate(supplier):
+        if k + 1 in skip:
+            continue
+        if k >= len(rows):
+            raise DomainError(f"{folder}: gdb9.sdf has more records than gdb9.sdf.csv rows")
+        if mol is None or mol.GetNumConformers() == 0:
+            log.skip(f"gdb9.sdf record {k + 1}", "RDKit could not parse it")
+            kept.append(None)
+            continue
+        m = Molecule.from_rdkit(mol, name=rows[k][0])
+        m.props = {name: float(v) for name, v in zip(QM9_PROPERTIES, rows[k][1:20])}
+        kept.append(m)
+    RDLogger.EnableLog("rdApp.*")
+    idx = qm9_split_indices(len(kept), split)
+    return [kept[i] for i in idx if kept[i] is not None]

@@ -1,0 +1,105 @@
+"""Mesh files -> validated triangle meshes -> area-weighted surface samples.
+
+Every check raises :class:`DomainError` naming the file and what to do, so a folder loader
+can either skip the file (recording why) or stop (``strict``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import trimesh
+
+from multigen.domain import DomainError
+
+MESH_SUFFIXES = {".obj", ".stl", ".ply", ".off", ".glb", ".gltf"}
+DEFAULT_MAX_BYTES = 256 * 2**20
+DEFAULT_MAX_FACES = 2_000_000
+
+
+def load_mesh(
+    path: Path,
+    *,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    max_faces: int = DEFAULT_MAX_FACES,
+    check_manifold: bool = True,
+    drop_degenerate: bool = True,
+) -> trimesh.Trimesh:
+    """Read one mesh file (scenes are flattened) and validate it."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in MESH_SUFFIXES:
+        raise DomainError(
+            f"{path}: unsupported mesh format {suffix!r}; use one of {sorted(MESH_SUFFIXES)}"
+        )
+    size = path.stat().st_size
+    if size > max_bytes:
+        raise DomainError(
+            f"{path}: file is {size / 2**20:.0f} MiB, over the {max_bytes / 2**20:.0f} MiB limit; "
+            "decimate it or raise data.params.max_bytes"
+        )
+    try:
+        loaded = trimesh.load(path, force="mesh", process=False)
+    except Exception as exc:  # trimesh raises many types for corrupt files
+        raise DomainError(f"{path}: cannot be read as a mesh ({type(exc).__name__}: {exc})") from None
+    return validate_mesh(
+        loaded,
+        str(path),
+        max_faces=max_faces,
+        check_manifold=check_manifold,
+        drop_degenerate=drop_degenerate,
+    )
+
+
+def validate_mesh(
+    mesh: trimesh.Trimesh,
+    name: str,
+    *,
+    max_faces: int = DEFAULT_MAX_FACES,
+    check_manifold: bool = True,
+    drop_degenerate: bool = True,
+) -> trimesh.Trimesh:
+    """Reject meshes we cannot sample sensibly; drop zero-area faces unless told not to."""
+    if not isinstance(mesh, trimesh.Trimesh) or len(mesh.faces) == 0 or len(mesh.vertices) == 0:
+        raise DomainError(f"{name}: empty mesh (no triangles)")
+    if len(mesh.faces) > max_faces:
+        raise DomainError(
+            f"{name}: {len(mesh.faces)} faces, over the {max_faces} limit; decimate it or raise "
+            "data.params.max_faces"
+        )
+    vertices = np.asarray(mesh.vertices)
+    if not np.isfinite(vertices).all():
+        raise DomainError(f"{name}: vertices contain NaN or infinite coordinates")
+    areas = mesh.area_faces
+    degenerate = ~(areas > 1e-14)
+    if degenerate.all():
+        raise DomainError(f"{name}: all faces have zero area (nothing to sample)")
+    if degenerate.any():
+        if not drop_degenerate:
+            raise DomainError(
+                f"{name}: {int(degenerate.sum())} zero-area faces; fix the mesh or set "
+                "data.params.drop_degenerate=true"
+            )
+        mesh = trimesh.Trimesh(vertices, mesh.faces[~degenerate], process=False)
+    if check_manifold:
+        # An edge shared by more than two faces cannot bound a surface.
+        edges = np.sort(mesh.faces[:, [0, 1, 1, 2, 2, 0]].reshape(-1, 2), axis=1)
+        _, counts = np.unique(edges, axis=0, return_counts=True)
+        if (counts > 2).any():
+            raise DomainError(
+                f"{name}: non-manifold mesh ({int((counts > 2).sum())} edges shared by more than "
+                "two faces); repair it or set data.params.check_manifold=false"
+            )
+    return mesh
+
+
+def sample_surface(
+    mesh: trimesh.Trimesh, n: int, seed: int, normals: bool = False
+) -> np.ndarray:
+    """``n`` points uniform over the surface area (and their face normals if asked)."""
+    points, face_idx = trimesh.sample.sample_surface(mesh, n, seed=seed)
+    points = np.asarray(points, dtype=np.float32)
+    if normals:
+        return np.concatenate([points, mesh.face_normals[face_idx].astype(np.float32)], axis=1)
+    return points

@@ -1,0 +1,114 @@
+"""Collect the stored cells of an output folder into results.json, results.md, PNG plots
+and report.html. Works from the files alone, so an interrupted or resumed run reports too."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .plots import plot_domain, quality_metric
+from .record import machine, versions, write_json
+from .suite import SUITE_DIR, Suite
+from .tables import domain_table, markdown_table
+
+
+def load_cells(out: Path) -> list[dict[str, Any]]:
+    cells = []
+    for path in sorted((out / "cells").glob("*.json")):
+        try:
+            cells.append(json.loads(path.read_text()))
+        except (OSError, json.JSONDecodeError):
+            continue  # a half-written file cannot exist (atomic writes), but be safe
+    return cells
+
+
+def load_data_rows(out: Path) -> dict[str, dict[str, Any]]:
+    rows = {}
+    for path in sorted((out / "data").glob("*.json")):
+        try:
+            rows[path.stem] = json.loads(path.read_text())
+        except (OSError, json.JSONDecodeError):
+            continue
+    return rows
+
+
+def load_anchors() -> dict[str, Any]:
+    path = SUITE_DIR / "anchors.yaml"
+    return yaml.safe_load(path.read_text()) if path.is_file() else {}
+
+
+def write_outputs(
+    out: Path, suite: Suite, wall_seconds: float | None = None, interrupted: bool = False
+) -> dict[str, Any]:
+    from .report import write_report
+
+    out = Path(out)
+    cells = [c for c in load_cells(out) if c.get("suite") == suite.name]
+    data_rows = load_data_rows(out)
+    domains = list(dict.fromkeys([*suite.domains, *(c["domain"] for c in cells)]))
+    quality = {
+        d: (suite.domains[d].quality.model_dump() if d in suite.domains and suite.domains[d].quality
+            else None)
+        for d in domains
+    }
+    plots: dict[str, list[str]] = {}
+    for d in domains:
+        dcells = [c for c in cells if c["domain"] == d]
+        files = plot_domain(d, dcells, data_rows.get(d), quality[d], out / "plots")
+        plots[d] = [str(f.relative_to(out)) for f in files]
+    counts = {s: sum(c["status"] == s for c in cells) for s in ("ok", "failed", "skipped")}
+    summary = {
+        "suite": suite.name,
+        "description": suite.description,
+        "source": str(suite.source),
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "interrupted": interrupted,
+        "wall_seconds_this_invocation": wall_seconds,
+        "machine": machine(),
+        "versions": versions(),
+        **counts,
+        "quality_metric": {d: quality_metric(quality[d], [c for c in cells if c["domain"] == d])
+                           for d in domains},
+        "data_rows": data_rows,
+        "plots": plots,
+        "cells": cells,
+    }
+    write_json(out / "results.json", summary)
+    (out / "results.md").write_text(results_markdown(summary, domains, quality))
+    write_report(out, summary, domains, quality, load_anchors())
+    return summary
+
+
+def results_markdown(
+    summary: dict[str, Any], domains: list[str], quality: dict[str, Any]
+) -> str:
+    m, v = summary["machine"], summary["versions"]
+    lines = [
+        f"# Benchmark `{summary['suite']}`",
+        "",
+        summary["description"].strip(),
+        "",
+        f"{summary['created']} · {m.get('gpu') or 'CPU'} · {m['cpu_count']} cores · "
+        f"load {m.get('load_avg_1m', '?')} · torch {v['torch']} · python {v['python']}",
+        "",
+        f"Cells: {summary['ok']} ok, {summary['failed']} failed, {summary['skipped']} skipped"
+        + (" (interrupted)" if summary["interrupted"] else "")
+        + ". Each training method is trained once per domain with the same number of steps; "
+        "the data row scores real held-out data against the same reference (the floor).",
+        "",
+    ]
+    for d in domains:
+        cells = [c for c in summary["cells"] if c["domain"] == d]
+        metric, better = summary["quality_metric"][d]
+        headers, rows, _ = domain_table(cells, summary["data_rows"].get(d), metric)
+        lines += [f"## {d}", ""]
+        if metric:
+            lines += [f"Quality metric for the plots: `{metric}` ({better} is better).", ""]
+        lines += [markdown_table(headers, rows), ""]
+        for p in summary["plots"].get(d, []):
+            lines += [f"![{d}]({p})", ""]
+    return "\n".join(lines)

@@ -1,0 +1,303 @@
+"""Benchmark suites (configs/bench/<name>.yaml): which domains, which base config per
+training method, the training budget, the NFE list and the sample count.
+
+A suite names each domain's base configs explicitly where it wants control (tiny networks for
+``smoke``); registered domains it does not list are discovered from ``configs/<domain>/`` so
+the matrix grows by itself as domains land.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from multigen.config import ConfigError, RunConfig, load_config
+from multigen.domain import DomainError
+from multigen.methods import METHODS
+
+from .variants import BUILTIN, Variant, make_variant
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+CONFIG_DIR = REPO_ROOT / "configs"
+SUITE_DIR = CONFIG_DIR / "bench"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Quality(_Section):
+    """The metric the plots use for a domain and which direction is better."""
+
+    metric: str
+    better: Literal["lower", "higher"] = "lower"
+
+
+class MethodEntry(_Section):
+    config: str = Field(description="base run config, relative to the repository root")
+    set: list[str] = Field(default_factory=list, description="KEY=VALUE overrides")
+    method: dict[str, Any] | None = Field(
+        None, description="replaces the config's whole method section (e.g. {name: edm})"
+    )
+
+
+class DomainEntry(_Section):
+    domain: str | None = Field(
+        None, description="registered domain when the entry key is an alias (audio_speech)"
+    )
+    prepare: list[str] = Field(
+        default_factory=list, description="datasets to materialise first (data prepare NAME)"
+    )
+    methods: dict[str, MethodEntry] = Field(default_factory=dict)
+    set: list[str] = Field(default_factory=list, description="overrides for every method")
+    reference: str | None = Field(None, description="eval reference; None = the test split")
+    train_steps: int | None = Field(None, ge=1)
+    nfe: list[int] | None = None
+    n_samples: int | None = Field(None, ge=2)
+    gallery: int | None = Field(None, ge=0)
+    requires: list[str] = Field(default_factory=list, description="external programs")
+    quality: Quality | None = None
+    eval_options: dict[str, Any] = Field(default_factory=dict)
+
+
+class SuiteFile(_Section):
+    name: str
+    description: str = ""
+    seed: int = 0
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    threads: int | None = Field(
+        None, ge=1, description="torch intra-op threads (None = torch's default)"
+    )
+    train_steps: int = Field(ge=1)
+    nfe: list[int]
+    n_samples: int = Field(ge=2)
+    gallery: int = Field(8, ge=0)
+    variants: list[str] = Field(default_factory=lambda: list(BUILTIN))
+    extra_variants: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    set: list[str] = Field(default_factory=list, description="overrides for every config")
+    auto_domains: bool = Field(True, description="add registered domains the suite omits")
+    discover: str = Field("*.yaml", description="glob for discovered configs")
+    domains: dict[str, DomainEntry] = Field(default_factory=dict)
+
+
+@dataclass
+class TrainJob:
+    """One (domain, training method): trained once, sampled by every variant/NFE."""
+
+    domain: str
+    method: str
+    config: Path | None
+    overrides: list[str]
+    method_section: dict[str, Any] | None = None
+    error: str | None = None  # a config that could not be found
+
+    @property
+    def key(self) -> str:
+        return f"{self.domain}/{self.method}"
+
+    def load(self, extra: list[str] = ()) -> RunConfig:
+        if self.config is None:
+            raise DomainError(self.error or f"no config for {self.key}")
+        try:
+            raw = yaml.safe_load(self.config.read_text()) or {}
+        except (OSError, yaml.YAMLError) as exc:
+            raise ConfigError(f"{self.config}: {exc}") from None
+        if self.method_section is not None:
+            raw["method"] = dict(self.method_section)
+        try:
+            return load_config(raw, [*self.overrides, *extra])
+        except ConfigError as exc:
+            raise ConfigError(f"{self.config} (+ suite overrides): {exc}") from None
+
+
+@dataclass
+class DomainPlan:
+    name: str  # the suite's entry key (cell ids use it)
+    domain: str  # the registered domain
+    jobs: dict[str, TrainJob]
+    train_steps: int
+    nfe: list[int]
+    n_samples: int
+    gallery: int
+    reference: str | None
+    requires: list[str]
+    quality: Quality | None
+    eval_options: dict[str, Any] = field(default_factory=dict)
+    prepare: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Suite:
+    name: str
+    description: str
+    seed: int
+    device: str
+    threads: int | None
+    variants: dict[str, Variant]
+    domains: dict[str, DomainPlan]
+    source: Path
+
+    def cells(self) -> list[tuple[str, Variant, int]]:
+        """(domain, variant, nfe) in run order: grouped by training job."""
+        out = []
+        for dname, plan in self.domains.items():
+            for method in METHODS:
+                for v in self.variants.values():
+                    if v.train != method or method not in plan.jobs:
+                        continue
+                    budgets = [1] if v.one_shot else sorted(set(plan.nfe))
+                    out += [(dname, v, nfe) for nfe in budgets]
+        return out
+
+
+def available_suites() -> list[str]:
+    return sorted(p.stem for p in SUITE_DIR.glob("*.yaml"))
+
+
+def resolve_path(path: str) -> Path:
+    p = Path(path)
+    if p.is_absolute() or p.exists():
+        return p
+    return REPO_ROOT / p
+
+
+def suite_path(name: str) -> Path:
+    p = Path(name)
+    if p.suffix in (".yaml", ".yml") and p.is_file():
+        return p
+    candidate = SUITE_DIR / f"{name}.yaml"
+    if not candidate.is_file():
+        raise DomainError(
+            f"unknown benchmark suite {name!r}; choose one of: {', '.join(available_suites())} "
+            "(or give a path to a suite YAML file)"
+        )
+    return candidate
+
+
+def discover_configs(domain: str, pattern: str = "*.yaml") -> dict[str, TrainJob]:
+    """Base configs per training method found in configs/<domain>/ (demos and, unless the
+    pattern asks for them, GPU configs excluded). A diffusion method without its own config
+    reuses another diffusion config with the method section replaced."""
+    folder = CONFIG_DIR / domain
+    found: dict[str, Path] = {}
+    for path in sorted(folder.glob("*.yaml")):
+        if not fnmatch.fnmatch(path.name, pattern) or path.stem.startswith("demo"):
+            continue
+        if pattern == "*.yaml" and path.stem.endswith("_gpu"):
+            continue
+        try:
+            raw = yaml.safe_load(path.read_text()) or {}
+            method = (raw.get("method") or {}).get("name")
+        except (OSError, yaml.YAMLError, AttributeError):
+            continue
+        if method in METHODS and method not in found:
+            found[method] = path
+    jobs = {m: TrainJob(domain, m, p, []) for m, p in found.items()}
+    donor = next((found[m] for m in ("edm", "ddpm", "flow") if m in found), None)
+    for m in METHODS:
+        if m in jobs:
+            continue
+        if m != "gan" and donor is not None:
+            jobs[m] = TrainJob(domain, m, donor, [], {"name": m})
+        else:
+            jobs[m] = TrainJob(
+                domain, m, None, [], error=f"no {m} config in {folder} matching {pattern!r}"
+            )
+    return jobs
+
+
+def load_suite(
+    name: str, registered: list[str], domains: list[str] | None = None
+) -> Suite:
+    """Read and validate a suite; ``domains`` restricts it (unknown names list valid ones)."""
+    path = suite_path(name)
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+        spec = SuiteFile.model_validate(raw)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    except ValidationError as exc:
+        lines = [f"{path}: {'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()]
+        raise ConfigError("\n".join(lines)) from None
+    variants = dict(BUILTIN)
+    for vname, vspec in spec.extra_variants.items():
+        try:
+            variants[vname] = make_variant(vname, vspec)
+        except ValueError as exc:
+            raise ConfigError(f"{path}: {exc}") from None
+    unknown = [v for v in spec.variants if v not in variants]
+    if unknown:
+        raise ConfigError(
+            f"{path}: unknown variant(s) {unknown}; choose from: {', '.join(variants)}"
+        )
+    chosen = {v: variants[v] for v in spec.variants}
+    names = list(spec.domains)
+    if spec.auto_domains:
+        names += [d for d in registered if d not in spec.domains]
+    valid = sorted(set(names) | set(registered))
+    if domains:
+        bad = [d for d in domains if d not in valid]
+        if bad:
+            raise DomainError(f"unknown domain(s) {bad}; choose from: {', '.join(valid)}")
+        names = [d for d in domains]
+    plans = {}
+    for d in names:
+        entry = spec.domains.get(d, DomainEntry())
+        plans[d] = _plan(d, entry, spec)
+    return Suite(
+        spec.name, spec.description, spec.seed, spec.device, spec.threads, chosen, plans, path
+    )
+
+
+def _plan(domain: str, entry: DomainEntry, spec: SuiteFile) -> DomainPlan:
+    registered = entry.domain or domain
+    jobs = discover_configs(registered, spec.discover)
+    for job in jobs.values():
+        job.domain = domain
+    for m, me in entry.methods.items():
+        if m not in METHODS:
+            raise ConfigError(
+                f"suite {spec.name}: domain {domain}: unknown training method {m!r}; "
+                f"choose from: {', '.join(METHODS)}"
+            )
+        jobs[m] = TrainJob(domain, m, resolve_path(me.config), [], me.method)
+        if not jobs[m].config.is_file():
+            jobs[m] = TrainJob(domain, m, None, [], error=f"config not found: {me.config}")
+    for m, job in jobs.items():
+        own = entry.methods[m].set if m in entry.methods else []
+        job.overrides = [*spec.set, *entry.set, *own]
+    return DomainPlan(
+        name=domain,
+        domain=registered,
+        prepare=list(entry.prepare),
+        jobs=jobs,
+        train_steps=entry.train_steps or spec.train_steps,
+        nfe=list(entry.nfe or spec.nfe),
+        n_samples=entry.n_samples or spec.n_samples,
+        gallery=spec.gallery if entry.gallery is None else entry.gallery,
+        reference=entry.reference,
+        requires=list(entry.requires),
+        quality=entry.quality,
+        eval_options=dict(entry.eval_options),
+    )
+
+
+def filter_variants(suite: Suite, methods: list[str] | None) -> None:
+    """Keep only the named variants (or training methods); unknown names list valid ones."""
+    if not methods:
+        return
+    known = set(suite.variants) | set(METHODS)
+    bad = [m for m in methods if m not in known]
+    if bad:
+        raise DomainError(
+            f"unknown method(s) {bad}; choose variants from: {', '.join(suite.variants)} "
+            f"(or training methods: {', '.join(METHODS)})"
+        )
+    suite.variants = {
+        k: v for k, v in suite.variants.items() if k in methods or v.train in methods
+    }

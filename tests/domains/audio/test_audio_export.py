@@ -1,0 +1,48 @@
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from domains.audio import get_domain
+from domains.audio.samples import AudioSamples
+from multigen.domain import Batch, DomainError
+
+
+def test_decode_export_load_roundtrip(tmp_path: Path):
+    dom = get_domain()
+    info = {"shape": [1, 800], "sample_rate": 8000, "class_names": ["a", "b"], "num_classes": 2}
+    x = torch.rand(3, 1, 800) * 2.4 - 1.2  # out of range values get clipped
+    s = dom.decode(Batch(x, None, torch.tensor([0, 1, 1])), info)
+    assert s.waves.shape == (3, 800) and s.waves.abs().max() <= 1
+    files = dom.export(s, tmp_path)
+    names = sorted(p.name for p in files)
+    assert names[:3] == ["labels.json", "sample_00000.wav", "sample_00001.wav"]
+    assert (tmp_path / "spectrograms.png").stat().st_size > 1000
+    info_wav = sf.info(tmp_path / "sample_00000.wav")
+    assert info_wav.subtype == "PCM_16" and info_wav.samplerate == 8000
+    back = dom.load_samples(tmp_path)
+    assert back.sample_rate == 8000 and back.labels.tolist() == [0, 1, 1]
+    assert back.class_names == ["a", "b"]
+    torch.testing.assert_close(back.waves, s.waves, atol=1 / 32767 + 1e-6, rtol=0)
+
+
+def test_load_samples_skips_mismatched_rate(tmp_path: Path):
+    for i in range(3):
+        sf.write(tmp_path / f"s{i}.wav", np.zeros(100, np.float32) + 0.1, 16000)
+    sf.write(tmp_path / "odd.wav", np.zeros(50, np.float32), 22050)
+    s = get_domain().load_samples(tmp_path)
+    assert len(s) == 3 and s.skipped[0][0].endswith("odd.wav")
+    with pytest.raises(DomainError, match="odd.wav.*22050"):
+        get_domain().load_samples(tmp_path, strict=True)
+
+
+def test_reference_spec(tmp_path: Path):
+    dom = get_domain()
+    ref = dom.reference("embedded:test", n=5)
+    assert isinstance(ref, AudioSamples) and len(ref) == 5 and ref.labels is not None
+    with pytest.raises(DomainError, match="needs files"):
+        dom.reference("sc09")
+    with pytest.raises(DomainError, match="neither an existing path"):
+        dom.reference("nothing-here")

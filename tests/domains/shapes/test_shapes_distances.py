@@ -1,0 +1,59 @@
+import numpy as np
+import pytest
+import torch
+
+from domains.shapes import distances
+
+
+def test_chamfer_by_hand():
+    a = np.array([[0, 0, 0], [1, 0, 0]], float)
+    b = np.array([[0, 0, 0]], float)
+    assert distances.chamfer(a, b) == pytest.approx(0.5)  # (0 + 1)/2 + 0
+    a = np.array([[0, 0, 0], [2, 0, 0]], float)
+    b = np.array([[0, 1, 0], [2, 0, 0]], float)
+    assert distances.chamfer(a, b) == pytest.approx(1.0)  # (1 + 0)/2 + (1 + 0)/2
+    cd = distances.pairwise_chamfer(a[None], np.stack([a, b]))
+    np.testing.assert_allclose(cd, [[0.0, 1.0]], atol=1e-6)
+
+
+def test_emd_by_hand():
+    a = np.array([[0, 0, 0], [2, 0, 0]], float)
+    b = np.array([[1, 0, 0], [3, 0, 0]], float)
+    assert distances.emd_exact(a, b) == pytest.approx(1.0)  # 0->1, 2->3, not 0->3, 2->1
+    a = np.array([[0, 0, 0], [1, 0, 0]], float)
+    b = np.array([[0, 1, 0], [1, 1, 0]], float)
+    assert distances.emd_exact(a, b) == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="equal size"):
+        distances.emd_exact(a, b[:1])
+
+
+def test_lower_bound_holds_and_neighbour_search_is_exact():
+    rng = np.random.default_rng(0)
+    base = rng.normal(size=(1, 48, 3))
+    scale = np.array([1, 2, 4, 8])[:, None, None]  # four well-separated shape "classes"
+    x = base * scale[np.arange(8) % 4] + 0.2 * rng.normal(size=(8, 48, 3))
+    y = base * scale[np.arange(7) % 4] + 0.2 * rng.normal(size=(7, 48, 3))
+    joint = np.concatenate([x, y])
+    full = distances.pairwise_emd_exact(joint, joint, workers=1)
+    _, bound = distances.pairwise_chamfer(joint, joint, with_bound=True)
+    off = ~np.eye(len(joint), dtype=bool)
+    assert (bound[off] <= full[off] + 1e-9).all()
+    d_xx, d_yy, d_xy, stats = distances.emd_neighbour_matrices(x, y, workers=1)
+    n = len(x)
+    for row in range(len(joint)):  # joint-row minima equal the exact ones
+        got = np.concatenate([d_xx, d_xy], 1)[row] if row < n else np.concatenate(
+            [d_xy.T, d_yy], 1)[row - n]
+        got, want = got.copy(), full[row].copy()
+        got[row], want[row] = np.inf, np.inf
+        assert got.min() == pytest.approx(want.min())
+    np.testing.assert_allclose(d_xy.min(0), full[:n, n:].min(0))
+    np.testing.assert_allclose(d_xy.min(1), full[:n, n:].min(1))
+    assert stats["exact_pairs"] < stats["all_pairs"]
+
+
+def test_sinkhorn_approaches_exact():
+    rng = np.random.default_rng(1)
+    a, b = rng.normal(size=(2, 64, 3)), rng.normal(size=(2, 64, 3)) + 0.5
+    exact = [distances.emd_exact(a[i], b[i]) for i in range(2)]
+    approx = distances.emd_sinkhorn(torch.tensor(a), torch.tensor(b), eps=1e-3).numpy()
+    np.testing.assert_allclose(approx, exact, rtol=0.01)

@@ -1,0 +1,94 @@
+import numpy as np
+import pytest
+import torch
+import trimesh
+
+from domains.shapes import ShapeSamples, get_domain
+from domains.shapes.pointfiles import write_ply
+from multigen.domain import Batch, DomainError
+
+
+def test_describe_decode_undoes_global_normalisation(cache):
+    dom = get_domain()
+    ds = dom.load_dataset("embedded", None, "train", classes=["chair", "table"], n_train=3,
+                          n_points=64)
+    info = dom.describe(ds)
+    assert info["shape"] == [64, 3] and info["num_classes"] == 0 and info["cond_dim"] == 0
+    assert info["normalization"] == "global" and 0.5 < info["sigma_data"] < 1.5
+    batch = dom.collate([ds[i] for i in range(len(ds))])
+    assert batch.x.shape == (6, 64, 3) and batch.cond is None
+    decoded = dom.decode(batch, info)
+    np.testing.assert_allclose(decoded.points, ds.points, atol=1e-5)
+    labelled = dom.load_dataset("embedded", None, "train", classes=["chair", "table"],
+                                n_train=3, n_points=64, labels=True)
+    info = dom.describe(labelled)
+    assert info["num_classes"] == 2 and info["class_names"] == ["chair", "table"]
+    assert dom.collate([labelled[0], labelled[5]]).cond.tolist() == [0, 1]
+
+
+def test_noise_is_batch_size_invariant():
+    dom = get_domain()
+    info = {"shape": [32, 3]}
+    gens = [torch.Generator().manual_seed(s) for s in (1, 2, 3)]
+    t = dom.template(info, 3, gens[0])
+    a = dom.noise(t, gens)
+    b = dom.noise(dom.template(info, 1, gens[0]), [torch.Generator().manual_seed(2)])
+    torch.testing.assert_close(a[1:2], b)
+
+
+def test_export_and_load_round_trip(tmp_path, sphere_points):
+    dom = get_domain()
+    dom.mesh_exports = 1
+    pts = np.stack([sphere_points[:256], 2 * sphere_points[:256]])
+    files = dom.export(ShapeSamples(pts, np.array([0, 1])), tmp_path)
+    names = {f.name for f in files}
+    assert {"samples.npy", "labels.npy", "grid.png", "cloud_0000.ply", "mesh_0000.glb"} <= names
+    assert trimesh.load(tmp_path / "meshes" / "mesh_0000.obj", force="mesh").is_watertight
+    loaded = dom.load_samples(tmp_path)
+    np.testing.assert_array_equal(loaded.points, pts)
+    plys = dom.load_samples(tmp_path / "clouds")
+    np.testing.assert_allclose(plys.points, pts)
+
+
+def test_load_samples_bad_files_skipped_or_strict(tmp_path, sphere_points):
+    dom = get_domain()
+    write_ply(tmp_path / "good.ply", sphere_points)
+    trimesh.creation.icosphere().export(tmp_path / "mesh.obj")  # meshes get surface-sampled
+    (tmp_path / "bad.xyz").write_text("1 2\n")
+    (tmp_path / "notes.docx").write_text("?")
+    loaded = dom.load_samples(tmp_path, n_points=600)
+    assert len(loaded) == 2 and loaded.points.shape[1] == 600
+    assert {p.split("/")[-1] for p, _ in loaded.skipped} == {"bad.xyz", "notes.docx"}
+    with pytest.raises(DomainError, match="bad.xyz"):
+        dom.load_samples(tmp_path, strict=True)
+    np.save(tmp_path / "nan.npy", np.full((2, 5, 3), np.nan))
+    with pytest.raises(DomainError, match="nan.npy"):
+        dom.load_samples(tmp_path / "nan.npy")
+
+
+def test_evaluate_and_reference(tmp_path, cache):
+    dom = get_domain()
+    ref = dom.reference("embedded:test", n=6)
+    assert ref.points.shape == (6, 2048, 3)
+    rng = np.random.default_rng(0)
+    gen = ref.points[:, :128] + rng.normal(scale=0.01, size=(6, 128, 3))
+    scores = dom.evaluate(ShapeSamples(gen.astype(np.float32)), ref, metrics=["cd", "emd", "jsd"],
+                          workers=1)
+    assert set(scores) >= {"mmd_cd", "cov_cd", "nna_cd", "mmd_emd", "cov_emd", "nna_emd", "jsd"}
+    assert scores["cov_cd"] > 0.5
+    assert scores["jsd"] < dom.evaluate(gen + 0.3, ref, metrics=["jsd"])["jsd"]
+    boxed = dom.evaluate(gen, ref, metrics=["cd"], normalize="unit_box")
+    assert boxed["mmd_cd"] != scores["mmd_cd"]
+    np.save(tmp_path / "ref.npy", ref.points[:, :128])
+    assert dom.reference(str(tmp_path / "ref.npy")).points.shape == (6, 128, 3)
+    with pytest.raises(DomainError, match="neither a data set"):
+        dom.reference("nowhere:test")
+    with pytest.raises(DomainError, match="unknown shapes metrics"):
+        dom.evaluate(gen, ref, metrics=["fid"])
+
+
+def test_decode_batch_with_labels():
+    dom = get_domain()
+    batch = Batch(torch.zeros(2, 8, 3), None, torch.tensor([1, 0]))
+    out = dom.decode(batch, {"normalization": "unit_box"})
+    assert out.labels.tolist() == [1, 0] and out.points.shape == (2, 8, 3)
