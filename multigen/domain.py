@@ -145,6 +145,7 @@ class Domain:
 
         Must contain at least ``shape`` (per-sample state shape, for padded domains the
         maximum), ``num_classes`` (0 = none), ``cond_dim`` (0 = none) and ``sigma_data``.
+        Optional: ``x0_clip: [lo, hi]`` makes samplers clip x̂0 (images only, by convention).
         """
         raise NotImplementedError
 

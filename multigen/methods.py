@@ -232,9 +232,12 @@ class DiffusionFamily(Method):
         def noise() -> Tensor:
             return S.as_float64(self.domain.noise(template, generators))
 
+        clip = self.info.get("x0_clip")  # only domains that ask for it (images) clip x̂0
+
         def denoise(x: Tensor, s: float) -> Tensor:
             sig = torch.full((B,), s, device=x.device, dtype=torch.float32)
-            return denoise_cond(x.float(), sig, template.cond, template.mask).to(x.dtype)
+            x0 = denoise_cond(x.float(), sig, template.cond, template.mask).to(x.dtype)
+            return x0 if clip is None else x0.clamp(*clip)
 
         kwargs: dict[str, Any] = {}
         if name == "ddim":
