@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import sys
 import tempfile
@@ -227,7 +228,7 @@ def main() -> None:
             "train_steps": args.train_steps,
             "threads": args.threads,
         },
-        "machine": f"{platform.machine()} CPU, {torch.get_num_threads()} thread(s)",
+        "machine": f"{platform.machine()} CPU, {os.cpu_count()} cores",
         "torch": torch.__version__,
         "total_seconds": time.perf_counter() - start,
         "training": [{k: v for k, v in t.items() if k != "run"} for t in trained],

@@ -113,7 +113,9 @@ def _load_files(
 
 def _stack(waves: list[torch.Tensor], root: Path, skipped: list[tuple[str, str]]) -> torch.Tensor:
     if not waves:
-        detail = f"; {len(skipped)} skipped, first: {skipped[0][0]}: {skipped[0][1]}" if skipped else ""
+        detail = (
+            f"; {len(skipped)} skipped, first: {skipped[0][0]}: {skipped[0][1]}" if skipped else ""
+        )
         raise DomainError(f"{root}: no usable audio files{detail}")
     lengths = {w.shape[-1] for w in waves}
     if len(lengths) > 1:
@@ -151,7 +153,9 @@ def folder(
     class_names: list[str] = []
     label_of: list[int] | None = None
     if labels:
-        tops = sorted({f.relative_to(root).parts[0] for f in files if len(f.relative_to(root).parts) > 1})
+        tops = sorted(
+            {f.relative_to(root).parts[0] for f in files if len(f.relative_to(root).parts) > 1}
+        )
         if tops:
             files = [f for f in files if len(f.relative_to(root).parts) > 1]
             class_names = tops
@@ -182,7 +186,9 @@ def _speech_commands_split(root: Path, rel: str) -> str:
     for name, split in (("validation_list.txt", "valid"), ("testing_list.txt", "test")):
         f = root / name
         if f.is_file():
-            lists.update({line.strip(): split for line in f.read_text().splitlines() if line.strip()})
+            lists.update(
+                {line.strip(): split for line in f.read_text().splitlines() if line.strip()}
+            )
     return lists.get(rel, "train")
 
 

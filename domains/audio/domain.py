@@ -12,7 +12,7 @@ from domains.audio import datasets as D
 from domains.audio import samples as S
 from domains.audio.metrics.classifier import classifier_scores, train_classifier
 from domains.audio.metrics.mel import fd_mel
-from domains.audio.metrics.spectral import lsd, mr_stft
+from domains.audio.metrics.spectral import MIN_SPECTRAL_LENGTH, lsd, mr_stft
 from domains.audio.networks import network_specs
 from domains.audio.spoken_digits import prepare as prepare_spoken_digits
 from multigen.domain import Batch, DatasetSpec, Domain, DomainError
@@ -44,7 +44,7 @@ def _as_samples(obj: Any, what: str) -> S.AudioSamples:
         return obj
     if isinstance(obj, D.WaveDataset):
         return S.AudioSamples(obj.waves, obj.sample_rate, obj.labels, obj.names,
-                              obj.class_names, obj.skipped)  # fmt: skip
+                              obj.class_names, obj.skipped, from_files=True)  # fmt: skip
     raise DomainError(f"audio {what}: expected AudioSamples or a path, got {type(obj).__name__}")
 
 
@@ -114,22 +114,35 @@ class AudioDomain(Domain):
                 f"({', '.join(sorted(self.datasets))})"
             )
         if self.datasets[name].needs_path:
-            raise DomainError(f"reference dataset {name!r} needs files: pass its folder as --reference")
+            raise DomainError(
+                f"reference dataset {name!r} needs files: pass its folder as --reference"
+            )
         ds = self.load_dataset(name, None, split or "test")
         return _as_samples(ds, "reference").head(n)
 
     # ---- metrics ------------------------------------------------------------------------
     def evaluate(self, samples: Any, reference: Any, **options: Any) -> dict[str, float]:
-        """fd_mel always; mr_stft/lsd for paired sets (same names, or ``pairing: index``);
+        """fd_mel always; mr_stft/lsd for paired sets (files with the same names, or
+        ``pairing: index``) of clips longer than 1024 samples;
         classifier metrics when the reference has ≥ 2 classes (``classifier: false`` skips).
 
         Options: pairing (name|index|none), classifier (bool), classifier_steps (400),
         ndb_k (50), n_mels (64), seed (0), fit_length (crop/pad samples to the reference).
         """
-        known = {"pairing", "classifier", "classifier_steps", "ndb_k", "n_mels", "seed", "fit_length"}
+        known = {
+            "pairing",
+            "classifier",
+            "classifier_steps",
+            "ndb_k",
+            "n_mels",
+            "seed",
+            "fit_length",
+        }
         unknown = set(options) - known
         if unknown:
-            raise DomainError(f"unknown audio eval option(s) {sorted(unknown)}; allowed: {sorted(known)}")
+            raise DomainError(
+                f"unknown audio eval option(s) {sorted(unknown)}; allowed: {sorted(known)}"
+            )
         gen, ref = _as_samples(samples, "samples"), _as_samples(reference, "reference")
         if gen.sample_rate != ref.sample_rate:
             raise DomainError(
@@ -146,13 +159,15 @@ class AudioDomain(Domain):
             from domains.audio.audio_io import fit_length
 
             gen = S.AudioSamples(fit_length(gen.waves, t_ref), gen.sample_rate, gen.labels,
-                                 gen.names, gen.class_names, gen.skipped)  # fmt: skip
+                                 gen.names, gen.class_names, gen.skipped, gen.from_files)  # fmt: skip
         if len(gen) < 2 or len(ref) < 2:
-            raise DomainError(f"need at least 2 samples and 2 reference clips (got {len(gen)}, {len(ref)})")
+            raise DomainError(
+                f"need at least 2 samples and 2 reference clips (got {len(gen)}, {len(ref)})"
+            )
         out: dict[str, float] = {"n_samples": float(len(gen)), "n_reference": float(len(ref))}
         out["fd_mel"] = fd_mel(gen.waves, ref.waves, gen.sample_rate, options.get("n_mels", 64))
         pair = self._paired(gen, ref, options.get("pairing", "name"))
-        if pair is not None:
+        if pair is not None and t_ref > MIN_SPECTRAL_LENGTH:
             out["mr_stft"] = mr_stft(*pair)
             out["lsd"] = lsd(*pair)
         classes = 0 if ref.labels is None else len(ref.labels[ref.labels >= 0].unique())
@@ -164,9 +179,15 @@ class AudioDomain(Domain):
                 steps=int(options.get("classifier_steps", 400)), seed=int(options.get("seed", 0)),
             )  # fmt: skip
             out.update(
-                classifier_scores(model, gen.waves, ref.waves[mask], ref.labels[mask],
-                                  _remap_labels(gen, ref), int(options.get("ndb_k", 50)),
-                                  int(options.get("seed", 0)))  # fmt: skip
+                classifier_scores(
+                    model,
+                    gen.waves,
+                    ref.waves[mask],
+                    ref.labels[mask],
+                    _remap_labels(gen, ref),
+                    int(options.get("ndb_k", 50)),
+                    int(options.get("seed", 0)),
+                )  # fmt: skip
             )
         return out
 
@@ -180,7 +201,7 @@ class AudioDomain(Domain):
             return gen.waves, ref.waves
         if pairing != "name":
             raise DomainError(f"unknown pairing {pairing!r}; choose name, index or none")
-        if sorted(gen.names) != sorted(ref.names):
+        if not (gen.from_files and ref.from_files) or sorted(gen.names) != sorted(ref.names):
             return None  # unpaired sets (usual for generation): spectral distances undefined
         order = {n: i for i, n in enumerate(ref.names)}
         idx = torch.tensor([order[n] for n in gen.names])

@@ -28,6 +28,8 @@ class AudioSamples:
     names: list[str] | None = None
     class_names: list[str] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)
+    # names identify files (read from disk): only then may two sets be paired by name
+    from_files: bool = False
 
     def __len__(self) -> int:
         return self.waves.shape[0]
@@ -45,7 +47,13 @@ class AudioSamples:
             return self
         labels = None if self.labels is None else self.labels[:n]
         return AudioSamples(
-            self.waves[:n], self.sample_rate, labels, self.names[:n], self.class_names, self.skipped
+            self.waves[:n],
+            self.sample_rate,
+            labels,
+            self.names[:n],
+            self.class_names,
+            self.skipped,
+            self.from_files,
         )
 
 
@@ -150,7 +158,7 @@ def load_samples(path: Path, strict: bool = False) -> AudioSamples:
         waves[i, : len(w)] = torch.from_numpy(w)
     names = [f.relative_to(root).with_suffix("").as_posix() for f, _ in kept]
     labels, class_names = _labels_for(root, [f for f, _ in kept], names)
-    return AudioSamples(waves, rate, labels, names, class_names, skipped)
+    return AudioSamples(waves, rate, labels, names, class_names, skipped, from_files=True)
 
 
 def _labels_for(

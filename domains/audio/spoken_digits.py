@@ -26,13 +26,17 @@ from multigen.domain import DomainError
 
 ACCENTS = ("en-us", "en-gb", "en-gb-scotland", "en-gb-x-rp", "en-gb-x-gbclan",
            "en-gb-x-gbcwmd", "en-029")  # fmt: skip
-INSTALL_HINT = "install it with `apt-get install espeak-ng` (Debian/Ubuntu) or `brew install espeak-ng`"
+INSTALL_HINT = (
+    "install it with `apt-get install espeak-ng` (Debian/Ubuntu) or `brew install espeak-ng`"
+)
 
 
 def espeak_binary() -> str:
     exe = shutil.which("espeak-ng")
     if exe is None:
-        raise DomainError(f"spoken-digits needs the program `espeak-ng`, which was not found; {INSTALL_HINT}")
+        raise DomainError(
+            f"spoken-digits needs the program `espeak-ng`, which was not found; {INSTALL_HINT}"
+        )
     return exe
 
 
@@ -87,7 +91,7 @@ def condition(raw: Path, rng: np.random.Generator, sample_rate: int, length: int
 
 
 def prepare(
-    out_dir: Path,
+    out_dir: Path | None = None,
     *,
     max_speakers: int = 120,
     pitches: tuple[int, ...] = (35, 65),
@@ -97,9 +101,13 @@ def prepare(
     seed: int = 0,
     workers: int = 4,
 ) -> Path:
-    """Write the set under ``out_dir``; returns it. Re-running overwrites the files."""
+    """Write the set under ``out_dir`` (default: where the ``spoken-digits`` data set looks,
+    ``$MULTIGEN_DATA/spoken-digits`` or ``~/.cache/multigen/data/spoken-digits``); returns it.
+    Re-running overwrites the files."""
+    from domains.audio.datasets import default_data_dir
+
     exe = espeak_binary()
-    out_dir = Path(out_dir)
+    out_dir = Path(out_dir) if out_dir is not None else default_data_dir() / "spoken-digits"
     voices = speakers(exe, max_speakers, seed)
     jobs = [
         (i, v, d, p, s)
@@ -134,7 +142,14 @@ def prepare(
             write_wav(dest, condition(raw, rng, sample_rate, length), sample_rate)
             raw.unlink()
             counts[split] += 1
-    meta = {"speakers": len(voices) + len(flite_voices), "clips": counts, "sample_rate": sample_rate,
-            "length": length, "pitches": list(pitches), "speeds": list(speeds), "seed": seed}  # fmt: skip
+    meta = {
+        "speakers": len(voices) + len(flite_voices),
+        "clips": counts,
+        "sample_rate": sample_rate,
+        "length": length,
+        "pitches": list(pitches),
+        "speeds": list(speeds),
+        "seed": seed,
+    }
     (out_dir / "README.json").write_text(json.dumps(meta, indent=1))
     return out_dir

@@ -56,9 +56,15 @@ def align_one(x0: np.ndarray, noise: np.ndarray, iters: int = 3) -> np.ndarray:
 
 def align_batch(x0: Tensor, noise: Tensor, mask: Tensor, iters: int = 3) -> Tensor:
     out = noise.clone()
-    xs, ns, ms = x0.detach().double().cpu().numpy(), noise.double().cpu().numpy(), mask.bool().cpu().numpy()
+    xs, ns, ms = (
+        x0.detach().double().cpu().numpy(),
+        noise.double().cpu().numpy(),
+        mask.bool().cpu().numpy(),
+    )
     for b in range(x0.shape[0]):
         idx = np.flatnonzero(ms[b])
         z = align_one(xs[b, idx], ns[b, idx], iters)
-        out[b, torch.as_tensor(idx, device=noise.device)] = torch.as_tensor(z, dtype=noise.dtype, device=noise.device)
+        out[b, torch.as_tensor(idx, device=noise.device)] = torch.as_tensor(
+            z, dtype=noise.dtype, device=noise.device
+        )
     return out

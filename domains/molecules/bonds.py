@@ -69,7 +69,14 @@ def infer_bonds_rdkit(mol: Molecule, charge: int | None = None) -> Molecule:
             rd = Chem.Mol(bare.to_rdkit())
             rdDetermineBonds.DetermineConnectivity(rd)
         except Exception:  # noqa: BLE001
-            return Molecule(mol.symbols, mol.positions, mol.charges, np.zeros((0, 3), int), dict(mol.props), mol.name)
+            return Molecule(
+                mol.symbols,
+                mol.positions,
+                mol.charges,
+                np.zeros((0, 3), int),
+                dict(mol.props),
+                mol.name,
+            )
     out = Molecule.from_rdkit(rd, name=mol.name)
     out.props = dict(mol.props)
     return out

@@ -64,9 +64,9 @@ def conformers(
     """3D molecules for a SMILES list (cached). Failures go to ``log`` with their SMILES."""
     log = log or SkipLog()
     names = names or [f"mol_{k}" for k in range(len(smiles))]
-    key = hashlib.sha256(
-        json.dumps([smiles, seed, mmff, rdkit.__version__]).encode()
-    ).hexdigest()[:20]
+    key = hashlib.sha256(json.dumps([smiles, seed, mmff, rdkit.__version__]).encode()).hexdigest()[
+        :20
+    ]
     sdf, fails = cache_dir() / f"conf_{key}.sdf", cache_dir() / f"conf_{key}.failed.json"
     if not (sdf.exists() and fails.exists()):
         jobs = [(k, s, seed, mmff) for k, s in enumerate(smiles)]
@@ -81,7 +81,7 @@ def conformers(
         with tmp.open("w") as fh:
             for k, block, _ in results:
                 if block is not None:
-                    fh.write(f"{names[k]}{block[block.index(chr(10)):]}\n$$$$\n")
+                    fh.write(f"{names[k]}{block[block.index(chr(10)) :]}\n$$$$\n")
         tmp.replace(sdf)
         fails.write_text(json.dumps({str(k): v for k, v in failed.items()}))
     failed = {int(k): v for k, v in json.loads(fails.read_text()).items()}

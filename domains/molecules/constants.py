@@ -15,10 +15,33 @@ CHARGE_SCALE = 10.0
 MARGINS_PM = (10.0, 5.0, 3.0)
 
 _BONDS1_HALF = {
-    "H": {"H": 74, "C": 109, "N": 101, "O": 96, "F": 92, "B": 119, "Si": 148, "P": 144,
-          "As": 152, "S": 134, "Cl": 127, "Br": 141, "I": 161},
-    "C": {"C": 154, "N": 147, "O": 143, "F": 135, "Si": 185, "P": 184, "S": 182, "Cl": 177,
-          "Br": 194, "I": 214},
+    "H": {
+        "H": 74,
+        "C": 109,
+        "N": 101,
+        "O": 96,
+        "F": 92,
+        "B": 119,
+        "Si": 148,
+        "P": 144,
+        "As": 152,
+        "S": 134,
+        "Cl": 127,
+        "Br": 141,
+        "I": 161,
+    },
+    "C": {
+        "C": 154,
+        "N": 147,
+        "O": 143,
+        "F": 135,
+        "Si": 185,
+        "P": 184,
+        "S": 182,
+        "Cl": 177,
+        "Br": 194,
+        "I": 214,
+    },
     "N": {"N": 145, "O": 140, "F": 136, "Cl": 175, "Br": 214, "S": 168, "I": 222, "P": 177},
     "O": {"O": 148, "F": 142, "Br": 172, "S": 151, "P": 163, "Si": 163, "Cl": 164, "I": 194},
     "F": {"F": 142, "S": 158, "Si": 160, "Cl": 166, "Br": 178, "P": 156, "I": 187},
@@ -51,8 +74,21 @@ BOND_LENGTHS_PM = (_symmetric(_BONDS1_HALF), _symmetric(_BONDS2_HALF), _symmetri
 
 # EDM's allowed valences (neutral atoms): the sum of bond orders must equal one of these.
 ALLOWED_VALENCE: dict[str, tuple[int, ...]] = {
-    "H": (1,), "C": (4,), "N": (3,), "O": (2,), "F": (1,), "B": (3,), "Al": (3,), "Si": (4,),
-    "P": (3, 5), "S": (4,), "Cl": (1,), "As": (3,), "Br": (1,), "I": (1,), "Hg": (1, 2),
+    "H": (1,),
+    "C": (4,),
+    "N": (3,),
+    "O": (2,),
+    "F": (1,),
+    "B": (3,),
+    "Al": (3,),
+    "Si": (4,),
+    "P": (3, 5),
+    "S": (4,),
+    "Cl": (1,),
+    "As": (3,),
+    "Br": (1,),
+    "I": (1,),
+    "Hg": (1, 2),
     "Bi": (3, 5),
 }
 # Note: EDM lists S as 4 only (not 2/6); kept as published so numbers stay comparable.
@@ -76,8 +112,25 @@ CHARGED_VALENCE: dict[str, dict[int, tuple[int, ...]]] = {
 # The 19 QM9 targets in the column order of gdb9.sdf.csv (units as in the file:
 # Debye, Bohr^3, Hartree, Bohr^2, cal/mol/K, GHz).
 QM9_PROPERTIES = (
-    "A", "B", "C", "mu", "alpha", "homo", "lumo", "gap", "r2", "zpve", "u0", "u298", "h298",
-    "g298", "cv", "u0_atom", "u298_atom", "h298_atom", "g298_atom",
+    "A",
+    "B",
+    "C",
+    "mu",
+    "alpha",
+    "homo",
+    "lumo",
+    "gap",
+    "r2",
+    "zpve",
+    "u0",
+    "u298",
+    "h298",
+    "g298",
+    "cv",
+    "u0_atom",
+    "u298_atom",
+    "h298_atom",
+    "g298_atom",
 )
 # RDKit-computed properties usable for conditioning on any dataset.
 RDKIT_PROPERTIES = ("qed", "logp", "mw")

@@ -13,8 +13,8 @@ from rdkit import Chem, RDLogger
 
 from multigen.domain import DomainError
 
-from .constants import QM9_PROPERTIES, RDKIT_PROPERTIES
 from .conformers import cache_dir, conformers
+from .constants import QM9_PROPERTIES, RDKIT_PROPERTIES
 from .io import SkipLog, read_sdf, read_smiles, read_xyz
 from .mol import Molecule
 from .qm9 import load_qm9
@@ -48,7 +48,9 @@ class MoleculeDataset(torch.utils.data.Dataset):
         for m in mols:
             unknown = sorted(set(m.symbols) - set(index))
             if unknown:
-                self.log.skip(m.name or source, f"element(s) {unknown} not in atom_types {atom_types}")
+                self.log.skip(
+                    m.name or source, f"element(s) {unknown} not in atom_types {atom_types}"
+                )
                 continue
             missing = [p for p in self.properties if p not in m.props]
             if missing:
@@ -246,7 +248,9 @@ def prepare_embedded(out_dir: Path | None = None, processes: int | None = None, 
     return target.parent
 
 
-def embedded_dataset(path: Path | None = None, split: str = "train", strict: bool = False, **params: Any):
+def embedded_dataset(
+    path: Path | None = None, split: str = "train", strict: bool = False, **params: Any
+):
     folder = Path(path) if path is not None else prepare_embedded()
     file = folder / EMBEDDED_FILE if folder.is_dir() else folder
     log = SkipLog(strict=strict)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -16,11 +17,19 @@ from multigen.domain import Batch, DatasetSpec, Domain, DomainError, NetworkSpec
 from . import data
 from .bonds import infer_bonds
 from .evaluate import ReferenceStats, evaluate_molecules
-from .io import SkipLog, read_sdf, read_xyz, write_png_grid, write_sdf, write_smiles_csv, write_xyz
+from .io import (
+    MoleculeList,
+    SkipLog,
+    read_sdf,
+    read_xyz,
+    write_png_grid,
+    write_sdf,
+    write_smiles_csv,
+    write_xyz,
+)
 from .metrics.chem import to_smiles
 from .mol import Molecule
 from .state import count_mask, decode, pad, project, sample_counts, subspace_noise
-
 
 _PT = Chem.GetPeriodicTable()
 
@@ -39,19 +48,26 @@ class MoleculeDomain(Domain):
             datasets={
                 "embedded": DatasetSpec(
                     "embedded",
-                    "QM9-like CHONF molecules (≤9 heavy atoms, with H) from RDKit's NCI first_5K.smi,"
-                    " conformers by ETKDG+MMFF (built and cached on first use)",
+                    "QM9-like CHONF molecules (≤9 heavy atoms, with H) from RDKit's NCI "
+                    "first_5K.smi, conformers by ETKDG+MMFF (built and cached on first use)",
                     data.embedded_dataset,
                     prepare=data.prepare_embedded,
                 ),
-                "sdf": DatasetSpec("sdf", "SDF/MOL file or folder with 3D coordinates", data.sdf_dataset, True),
+                "sdf": DatasetSpec(
+                    "sdf", "SDF/MOL file or folder with 3D coordinates", data.sdf_dataset, True
+                ),
                 "xyz": DatasetSpec("xyz", "XYZ file or folder (no bonds)", data.xyz_dataset, True),
                 "smiles": DatasetSpec(
-                    "smiles", "SMILES .smi/.csv -> RDKit ETKDG+MMFF conformers (cached)", data.smiles_dataset, True
+                    "smiles",
+                    "SMILES .smi/.csv -> RDKit ETKDG+MMFF conformers (cached)",
+                    data.smiles_dataset,
+                    True,
                 ),
                 "qm9": DatasetSpec(
-                    "qm9", "QM9 raw folder: gdb9.sdf, gdb9.sdf.csv, uncharacterized.txt (EDM split)",
-                    data.qm9_dataset, True,
+                    "qm9",
+                    "QM9 raw folder: gdb9.sdf, gdb9.sdf.csv, uncharacterized.txt (EDM split)",
+                    data.qm9_dataset,
+                    True,
                 ),
             },
             networks=_networks(),
@@ -183,8 +199,11 @@ class MoleculeDomain(Domain):
             raise DomainError(f"{path}: unsupported sample file; use .sdf, .mol or .xyz")
         if not mols:
             raise DomainError(f"{path}: no molecules could be read ({log.summary()})")
-        self.last_skip_log = log
-        return mols
+        if log.count:
+            warnings.warn(f"{path}: {log.summary()}", stacklevel=2)
+        out = MoleculeList(mols)
+        out.skipped = log.reasons
+        return out
 
     def reference(self, spec: str, n: int | None = None, strict: bool = False) -> list[Molecule]:
         name, _, split = str(spec).partition(":")
@@ -197,7 +216,8 @@ class MoleculeDomain(Domain):
                 mols = self.load_samples(Path(name), strict)
         else:
             raise DomainError(
-                f"reference {spec!r}: not a dataset name ({', '.join(self.datasets)}) or an existing path"
+                f"reference {spec!r}: not a dataset name ({', '.join(self.datasets)}) "
+                "or an existing path"
             )
         return mols[:n] if n else mols
 

@@ -26,11 +26,13 @@ class SkipLog:
     keep: int = 5
     count: int = 0
     examples: list[str] = field(default_factory=list)
+    reasons: list[str] = field(default_factory=list)
 
     def skip(self, where: str, why: str) -> None:
         if self.strict:
             raise DomainError(f"{where}: {why} (run without --strict to skip such records)")
         self.count += 1
+        self.reasons.append(f"{where}: {why}")
         if len(self.examples) < self.keep:
             self.examples.append(f"{where}: {why}")
 
@@ -38,6 +40,12 @@ class SkipLog:
         if not self.count:
             return "nothing skipped"
         return f"skipped {self.count} record(s), e.g. " + "; ".join(self.examples)
+
+
+class MoleculeList(list):
+    """A list of molecules that remembers what was skipped while reading it (``skipped``)."""
+
+    skipped: list[str]
 
 
 def _files(path: Path, suffixes: tuple[str, ...]) -> list[Path]:
@@ -171,7 +179,9 @@ def write_xyz(mols: list[Molecule], path: Path) -> Path:
     lines: list[str] = []
     for k, m in enumerate(mols):
         lines += [str(m.num_atoms), m.name or f"sample_{k}"]
-        lines += [f"{s:<2} {x:12.6f} {y:12.6f} {z:12.6f}" for s, (x, y, z) in zip(m.symbols, m.positions)]
+        lines += [
+            f"{s:<2} {x:12.6f} {y:12.6f} {z:12.6f}" for s, (x, y, z) in zip(m.symbols, m.positions)
+        ]
     path.write_text("\n".join(lines) + "\n")
     return path
 

@@ -51,10 +51,7 @@ class Molecule:
         symbols = [a.GetSymbol() for a in mol.GetAtoms()]
         charges = np.array([a.GetFormalCharge() for a in mol.GetAtoms()], dtype=np.int64)
         bonds = np.array(
-            [
-                (b.GetBeginAtomIdx(), b.GetEndAtomIdx(), _bond_order(b))
-                for b in mol.GetBonds()
-            ],
+            [(b.GetBeginAtomIdx(), b.GetEndAtomIdx(), _bond_order(b)) for b in mol.GetBonds()],
             dtype=np.int64,
         ).reshape(-1, 3)
         props = {}

@@ -31,7 +31,12 @@ def _key(ds: MoleculeDataset, steps: int, seed: int, params: dict) -> str:
 
 
 def train_predictor(
-    ds: MoleculeDataset, steps: int = 2000, batch_size: int = 64, lr: float = 1e-3, seed: int = 0, **params
+    ds: MoleculeDataset,
+    steps: int = 2000,
+    batch_size: int = 64,
+    lr: float = 1e-3,
+    seed: int = 0,
+    **params,
 ) -> EGNNReadout:
     """Fit (or reload) a predictor of the dataset's normalised properties."""
     if not ds.properties:
@@ -51,7 +56,8 @@ def train_predictor(
         idx = torch.randint(len(ds), (batch_size,), generator=gen)
         xs, ys = zip(*(ds[int(i)] for i in idx))
         x, mask = pad(list(xs))
-        loss = torch.nn.functional.l1_loss(model(x, None, mask), torch.stack(list(ys)))
+        pred = model(x, None, mask).reshape(len(xs), -1)
+        loss = torch.nn.functional.l1_loss(pred, torch.stack(list(ys)))
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -63,10 +69,14 @@ def train_predictor(
 
 
 @torch.no_grad()
-def predict(model: EGNNReadout, mols: list[Molecule], atom_types: list[str], stats: dict, names: list[str]):
+def predict(
+    model: EGNNReadout, mols: list[Molecule], atom_types: list[str], stats: dict, names: list[str]
+):
     """Raw-unit predictions ``[n, P]`` for molecules whose elements are all in ``atom_types``."""
     index = {s: k for k, s in enumerate(atom_types)}
-    rows = [encode(m.positions, [index[s] for s in m.symbols], m.charges, len(atom_types)) for m in mols]
+    rows = [
+        encode(m.positions, [index[s] for s in m.symbols], m.charges, len(atom_types)) for m in mols
+    ]
     x, mask = pad(rows)
     out = model(x, None, mask).reshape(len(mols), -1)
     mean = torch.tensor([stats[p][0] for p in names])
@@ -76,7 +86,11 @@ def predict(model: EGNNReadout, mols: list[Molecule], atom_types: list[str], sta
 
 def property_mae(model, samples: list[Molecule], atom_types, stats, names) -> dict[str, float]:
     """MAE between predicted and requested (``target_<name>``) properties of samples."""
-    keep = [m for m in samples if all(f"target_{p}" in m.props for p in names) and set(m.symbols) <= set(atom_types)]
+    keep = [
+        m
+        for m in samples
+        if all(f"target_{p}" in m.props for p in names) and set(m.symbols) <= set(atom_types)
+    ]
     if not keep:
         return {}
     pred = predict(model, keep, atom_types, stats, names)

@@ -31,9 +31,7 @@ def project(x: Tensor, mask: Tensor) -> Tensor:
     return torch.cat([remove_mean(x[..., :3], mask), x[..., 3:] * m], dim=-1)
 
 
-def encode(
-    positions: np.ndarray, types: np.ndarray, charges: np.ndarray, num_types: int
-) -> Tensor:
+def encode(positions: np.ndarray, types: np.ndarray, charges: np.ndarray, num_types: int) -> Tensor:
     """One molecule -> its state rows ``[n, 3 + K + 1]`` (float32, centred)."""
     pos = torch.as_tensor(positions, dtype=torch.float64)
     pos = (pos - pos.mean(0, keepdim=True)) / POS_SCALE
@@ -47,7 +45,9 @@ def decode(x: Tensor, num_types: int) -> tuple[Tensor, Tensor, Tensor]:
     pos = x[..., :3] * POS_SCALE
     types = x[..., 3 : 3 + num_types].argmax(-1)
     # Clamped: an untrained network can emit any value, RDKit accepts only sane charges.
-    charges = torch.round(x[..., 3 + num_types] * CHARGE_SCALE).clamp(-MAX_CHARGE, MAX_CHARGE).long()
+    charges = (
+        torch.round(x[..., 3 + num_types] * CHARGE_SCALE).clamp(-MAX_CHARGE, MAX_CHARGE).long()
+    )
     return pos, types, charges
 
 
@@ -63,18 +63,25 @@ def pad(rows: Sequence[Tensor], n_max: int | None = None) -> tuple[Tensor, Tenso
     return x, mask
 
 
-def subspace_noise(shape: Sequence[int], mask: Tensor, generators: Sequence[torch.Generator]) -> Tensor:
+def subspace_noise(
+    shape: Sequence[int], mask: Tensor, generators: Sequence[torch.Generator]
+) -> Tensor:
     """Standard normal noise per sample (own generator each), projected to the subspace.
 
     Drawn at the full padded shape so a sample's noise does not depend on the batch.
     """
     eps = torch.stack(
-        [torch.randn(tuple(shape), generator=g, device=g.device, dtype=torch.float32) for g in generators]
+        [
+            torch.randn(tuple(shape), generator=g, device=g.device, dtype=torch.float32)
+            for g in generators
+        ]
     ).to(mask.device)
     return project(eps, mask)
 
 
-def sample_counts(hist: dict[str, float] | dict[int, float], n: int, generator: torch.Generator) -> Tensor:
+def sample_counts(
+    hist: dict[str, float] | dict[int, float], n: int, generator: torch.Generator
+) -> Tensor:
     """Atom counts drawn from a histogram ``{count: frequency}`` (keys may be strings)."""
     counts = torch.tensor([int(k) for k in hist], dtype=torch.long)
     probs = torch.tensor([float(v) for v in hist.values()], dtype=torch.float64)

@@ -1,6 +1,6 @@
 """3D shapes: point clouds and meshes, generated and scored as PointFlow / PVD / LION do."""
 
-from .domain import ShapesDomain, ShapeSamples
+from .domain import ShapeSamples, ShapesDomain
 
 
 def get_domain() -> ShapesDomain:

@@ -51,13 +51,27 @@ def prepare(clouds: np.ndarray, n_points: int = CLASSIFIER_POINTS, seed: int = 0
 
 def reference_classifier(steps: int = 600, per_class: int = 60, seed: int = 0) -> nn.Module:
     """The cached FPD network, trained on the embedded shapes' train split."""
-    ds = data.embedded(None, "train", n_train=per_class, n_points=CLASSIFIER_POINTS,
-                       normalization="none", seed=seed)
+    ds = data.embedded(
+        None,
+        "train",
+        n_train=per_class,
+        n_points=CLASSIFIER_POINTS,
+        normalization="none",
+        seed=seed,
+    )
     x = prepare(ds.points, seed=seed)
     y = torch.from_numpy(ds.labels)
     key = f"shapes-pointnet-{data_fingerprint(x, y)}"
-    return fit_classifier(lambda: PointNetClassifier(len(ds.class_names)), x, y, key=key,
-                          steps=steps, batch_size=32, lr=1e-3, seed=seed)
+    return fit_classifier(
+        lambda: PointNetClassifier(len(ds.class_names)),
+        x,
+        y,
+        key=key,
+        steps=steps,
+        batch_size=32,
+        lr=1e-3,
+        seed=seed,
+    )
 
 
 @torch.no_grad()

@@ -127,8 +127,11 @@ def _generate(classes: list[str], split: str, per_class: int, n_points: int, see
     clouds, labels = [], []
     for c, family in enumerate(classes):
         for j in range(per_class):
-            shape_seed = int(np.random.SeedSequence([seed, zlib.crc32(family.encode()), split_id, j])
-                             .generate_state(1)[0])
+            shape_seed = int(
+                np.random.SeedSequence(
+                    [seed, zlib.crc32(family.encode()), split_id, j]
+                ).generate_state(1)[0]
+            )
             mesh = procedural.build(family, shape_seed)
             clouds.append(meshes.sample_surface(mesh, n_points, seed=shape_seed))
             labels.append(c)
@@ -175,11 +178,27 @@ def embedded(
             np.savez(tmp, points=points, labels=labels_arr)
             os.replace(tmp, file)
     if split != "train" and normalization == "global" and stats is None:
-        stats = embedded(None, "train", classes=classes, n_train=n_train, n_points=n_points,
-                         normalization="global", seed=seed, cache=cache).stats
-    return PointCloudSet(points, labels_arr, classes, n_points=n_points,
-                         normalization=normalization, stats=stats, train=split == "train",
-                         seed=seed, use_labels=labels)
+        stats = embedded(
+            None,
+            "train",
+            classes=classes,
+            n_train=n_train,
+            n_points=n_points,
+            normalization="global",
+            seed=seed,
+            cache=cache,
+        ).stats
+    return PointCloudSet(
+        points,
+        labels_arr,
+        classes,
+        n_points=n_points,
+        normalization=normalization,
+        stats=stats,
+        train=split == "train",
+        seed=seed,
+        use_labels=labels,
+    )
 
 
 # ---- folders --------------------------------------------------------------------------------
@@ -215,8 +234,22 @@ def _folder_files(root: Path, suffixes: set[str], split: str, test_fraction: flo
     return pairs
 
 
-def _load_folder(root, split, reader, suffixes, *, n_points, oversample, normalization, stats,
-                 strict, test_fraction, seed, what, labels):
+def _load_folder(
+    root,
+    split,
+    reader,
+    suffixes,
+    *,
+    n_points,
+    oversample,
+    normalization,
+    stats,
+    strict,
+    test_fraction,
+    seed,
+    what,
+    labels,
+):
     pairs = _folder_files(root, suffixes, split, test_fraction)
     class_names = sorted({c for _, c in pairs})
     clouds, label_ids, names, skipped = [], [], [], []
@@ -239,9 +272,19 @@ def _load_folder(root, split, reader, suffixes, *, n_points, oversample, normali
     if not clouds:
         detail = "; ".join(r for _, r in skipped[:3])
         raise DomainError(f"{root}: no usable {what} files for split {split!r} ({detail})")
-    return PointCloudSet(np.stack(clouds), np.asarray(label_ids), class_names, n_points=n_points,
-                         normalization=normalization, stats=stats, train=split == "train",
-                         names=names, skipped=skipped, seed=seed, use_labels=labels)
+    return PointCloudSet(
+        np.stack(clouds),
+        np.asarray(label_ids),
+        class_names,
+        n_points=n_points,
+        normalization=normalization,
+        stats=stats,
+        train=split == "train",
+        names=names,
+        skipped=skipped,
+        seed=seed,
+        use_labels=labels,
+    )
 
 
 def mesh_folder(
@@ -264,14 +307,30 @@ def mesh_folder(
     """Meshes (OBJ/STL/PLY/OFF/GLB/GLTF), classes from sub-folders, area-weighted sampling."""
 
     def read(f: Path, total: int, file_seed: int) -> np.ndarray:
-        mesh = meshes.load_mesh(f, max_bytes=max_bytes, max_faces=max_faces,
-                                check_manifold=check_manifold, drop_degenerate=drop_degenerate)
+        mesh = meshes.load_mesh(
+            f,
+            max_bytes=max_bytes,
+            max_faces=max_faces,
+            check_manifold=check_manifold,
+            drop_degenerate=drop_degenerate,
+        )
         return meshes.sample_surface(mesh, total, seed=seed * 7919 + file_seed)
 
-    return _load_folder(Path(path), split, read, meshes.MESH_SUFFIXES, n_points=n_points,
-                        oversample=oversample, normalization=normalization, stats=stats,
-                        strict=strict, test_fraction=test_fraction, seed=seed, what="mesh",
-                        labels=labels)
+    return _load_folder(
+        Path(path),
+        split,
+        read,
+        meshes.MESH_SUFFIXES,
+        n_points=n_points,
+        oversample=oversample,
+        normalization=normalization,
+        stats=stats,
+        strict=strict,
+        test_fraction=test_fraction,
+        seed=seed,
+        what="mesh",
+        labels=labels,
+    )
 
 
 def pointcloud_folder(
@@ -293,10 +352,21 @@ def pointcloud_folder(
         pts = pointfiles.read_points(f)
         return pointfiles.resample(pts, total, np.random.default_rng([seed, file_seed]))
 
-    return _load_folder(Path(path), split, read, pointfiles.POINT_SUFFIXES, n_points=n_points,
-                        oversample=oversample, normalization=normalization, stats=stats,
-                        strict=strict, test_fraction=test_fraction, seed=seed,
-                        what="point-cloud", labels=labels)
+    return _load_folder(
+        Path(path),
+        split,
+        read,
+        pointfiles.POINT_SUFFIXES,
+        n_points=n_points,
+        oversample=oversample,
+        normalization=normalization,
+        stats=stats,
+        strict=strict,
+        test_fraction=test_fraction,
+        seed=seed,
+        what="point-cloud",
+        labels=labels,
+    )
 
 
 def pc15k(
@@ -356,8 +426,25 @@ def pc15k(
     size = min(len(p) for p in clouds)
     points = np.stack([p[:size] for p in clouds])
     if split != "train" and normalization == "global" and stats is None:
-        stats = pc15k(root, "train", categories=categories, n_points=n_points,
-                      max_points=max_points, normalization="global", max_shapes=max_shapes).stats
-    return PointCloudSet(points, np.asarray(label_ids), class_names, n_points=n_points,
-                         normalization=normalization, stats=stats, train=split == "train",
-                         names=names, skipped=skipped, seed=seed, use_labels=labels)
+        stats = pc15k(
+            root,
+            "train",
+            categories=categories,
+            n_points=n_points,
+            max_points=max_points,
+            normalization="global",
+            max_shapes=max_shapes,
+        ).stats
+    return PointCloudSet(
+        points,
+        np.asarray(label_ids),
+        class_names,
+        n_points=n_points,
+        normalization=normalization,
+        stats=stats,
+        train=split == "train",
+        names=names,
+        skipped=skipped,
+        seed=seed,
+        use_labels=labels,
+    )

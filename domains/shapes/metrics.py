@@ -29,7 +29,10 @@ def cd_metrics(gen: np.ndarray, ref: np.ndarray) -> tuple[dict[str, float], tupl
 
 
 def emd_metrics(
-    gen: np.ndarray, ref: np.ndarray, mode: str = "exact", joint: tuple | None = None,
+    gen: np.ndarray,
+    ref: np.ndarray,
+    mode: str = "exact",
+    joint: tuple | None = None,
     **kwargs,
 ) -> dict[str, float]:
     """MMD-EMD, COV-EMD, 1-NNA-EMD (exact nearest neighbours unless ``mode='fast'``)."""

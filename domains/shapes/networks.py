@@ -42,8 +42,14 @@ class _FiLMBlock(nn.Module):
 class PointNetDenoiser(nn.Module):
     """DPM/PointNet-style denoiser: per-point MLP blocks with pooled global context."""
 
-    def __init__(self, num_classes: int = 0, cond_dim: int = 0, width: int = 256,
-                 depth: int = 6, emb_dim: int = 64):
+    def __init__(
+        self,
+        num_classes: int = 0,
+        cond_dim: int = 0,
+        width: int = 256,
+        depth: int = 6,
+        emb_dim: int = 64,
+    ):
         super().__init__()
         self.noise_emb = NoiseEmbedding(emb_dim)
         self.cond_emb = ConditionEmbedding(self.noise_emb.out_dim, num_classes, cond_dim)
@@ -54,8 +60,9 @@ class PointNetDenoiser(nn.Module):
         nn.init.zeros_(self.out.weight)
         nn.init.zeros_(self.out.bias)
 
-    def forward(self, x: Tensor, c_noise: Tensor, cond: Tensor | None = None,
-                mask: Tensor | None = None) -> Tensor:
+    def forward(
+        self, x: Tensor, c_noise: Tensor, cond: Tensor | None = None, mask: Tensor | None = None
+    ) -> Tensor:
         emb = self.noise_emb(c_noise) + self.cond_emb(cond, x.shape[0], x.device)
         emb = F.silu(emb)
         h = self.inp(x)
@@ -72,7 +79,9 @@ class _TransformerBlock(nn.Module):
         self.qkv = nn.Linear(width, 3 * width)
         self.proj = nn.Linear(width, width)
         self.norm2 = nn.LayerNorm(width)
-        self.mlp = nn.Sequential(nn.Linear(width, 4 * width), nn.GELU(), nn.Linear(4 * width, width))
+        self.mlp = nn.Sequential(
+            nn.Linear(width, 4 * width), nn.GELU(), nn.Linear(4 * width, width)
+        )
 
     def forward(self, h: Tensor) -> Tensor:
         b, n, w = h.shape
@@ -86,8 +95,15 @@ class PointTransformerDenoiser(nn.Module):
     """Point-E-style transformer: each point is a token, the noise level (and class) is one
     extra token prepended to the sequence; no positional encoding, so it is equivariant."""
 
-    def __init__(self, num_classes: int = 0, cond_dim: int = 0, width: int = 128,
-                 depth: int = 4, heads: int = 4, emb_dim: int = 64):
+    def __init__(
+        self,
+        num_classes: int = 0,
+        cond_dim: int = 0,
+        width: int = 128,
+        depth: int = 4,
+        heads: int = 4,
+        emb_dim: int = 64,
+    ):
         super().__init__()
         if width % heads:
             raise ValueError(f"width {width} must be divisible by heads {heads}")
@@ -100,8 +116,9 @@ class PointTransformerDenoiser(nn.Module):
         nn.init.zeros_(self.out.weight)
         nn.init.zeros_(self.out.bias)
 
-    def forward(self, x: Tensor, c_noise: Tensor, cond: Tensor | None = None,
-                mask: Tensor | None = None) -> Tensor:
+    def forward(
+        self, x: Tensor, c_noise: Tensor, cond: Tensor | None = None, mask: Tensor | None = None
+    ) -> Tensor:
         token = self.noise_emb(c_noise) + self.cond_emb(cond, x.shape[0], x.device)
         h = torch.cat([token[:, None], self.inp(x)], dim=1)
         for block in self.blocks:
@@ -112,8 +129,14 @@ class PointTransformerDenoiser(nn.Module):
 class RGANGenerator(Generator):
     """r-GAN (Achlioptas et al. 2018): an MLP from a latent vector to all N×3 coordinates."""
 
-    def __init__(self, n_points: int, num_classes: int = 0, cond_dim: int = 0,
-                 latent_dim: int = 128, widths: tuple[int, ...] = (256, 512, 1024)):
+    def __init__(
+        self,
+        n_points: int,
+        num_classes: int = 0,
+        cond_dim: int = 0,
+        latent_dim: int = 128,
+        widths: tuple[int, ...] = (256, 512, 1024),
+    ):
         super().__init__()
         self.latent_dim, self.n_points = latent_dim, n_points
         self.cond_emb = ConditionEmbedding(latent_dim, num_classes, cond_dim)
@@ -137,8 +160,9 @@ class PointNetDiscriminator(nn.Module):
     (Miyato & Koyama 2018): logit += <embed(class), pooled feature>.
     """
 
-    def __init__(self, num_classes: int = 0, cond_dim: int = 0,
-                 widths: tuple[int, ...] = (64, 128, 256, 512)):
+    def __init__(
+        self, num_classes: int = 0, cond_dim: int = 0, widths: tuple[int, ...] = (64, 128, 256, 512)
+    ):
         super().__init__()
         layers, prev = [], 3
         for w in widths:

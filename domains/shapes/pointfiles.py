@@ -20,7 +20,8 @@ def read_points(path: Path, max_bytes: int = 256 * 2**20) -> np.ndarray:
     suffix = path.suffix.lower()
     if suffix not in POINT_SUFFIXES:
         raise DomainError(
-            f"{path}: unsupported point-cloud format {suffix!r}; use one of {sorted(POINT_SUFFIXES)}"
+            f"{path}: unsupported point-cloud format {suffix!r}; "
+            f"use one of {sorted(POINT_SUFFIXES)}"
         )
     if path.stat().st_size > max_bytes:
         raise DomainError(f"{path}: file is larger than {max_bytes / 2**20:.0f} MiB")

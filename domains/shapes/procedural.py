@@ -17,7 +17,9 @@ Builder = Callable[[np.random.Generator], trimesh.Trimesh]
 
 
 def _box(center, extents) -> trimesh.Trimesh:
-    return creation.box(extents=extents, transform=trimesh.transformations.translation_matrix(center))
+    return creation.box(
+        extents=extents, transform=trimesh.transformations.translation_matrix(center)
+    )
 
 
 def _cyl(p0, p1, radius, sections: int = 16) -> trimesh.Trimesh:
@@ -91,9 +93,12 @@ def _profile_solid(radii: np.ndarray, heights: np.ndarray) -> trimesh.Trimesh:
 
 def vase(rng: np.random.Generator) -> trimesh.Trimesh:
     h = rng.uniform(0.8, 1.4)
-    base, belly, neck, lip = rng.uniform(0.12, 0.2), rng.uniform(0.22, 0.4), rng.uniform(
-        0.06, 0.14
-    ), rng.uniform(0.1, 0.2)
+    base, belly, neck, lip = (
+        rng.uniform(0.12, 0.2),
+        rng.uniform(0.22, 0.4),
+        rng.uniform(0.06, 0.14),
+        rng.uniform(0.1, 0.2),
+    )
     belly_at = rng.uniform(0.3, 0.55)
     ts = np.linspace(0, 1, 12)
     knots = [0, belly_at, 0.8, 1.0]
@@ -122,7 +127,9 @@ def lamp(rng: np.random.Generator) -> trimesh.Trimesh:
     ]
     top = rng.uniform(0.3, 0.7) * shade_r
     parts.append(
-        _profile_solid(np.array([0, shade_r, top, 0]), np.array([h - 0.1, h - 0.1, h + shade_h, h + shade_h]))
+        _profile_solid(
+            np.array([0, shade_r, top, 0]), np.array([h - 0.1, h - 0.1, h + shade_h, h + shade_h])
+        )
     )
     return _join(parts)
 

@@ -28,8 +28,16 @@ def render_grid(
         pts = pts[:max_points]
         ax = fig.add_subplot(rows, cols, i + 1, projection="3d")
         # matplotlib's z is up; map the shape's y (up) onto it.
-        ax.scatter(pts[:, 0], pts[:, 2], pts[:, 1], s=1.0, c=pts[:, 2], cmap="viridis",
-                   depthshade=False, linewidths=0)
+        ax.scatter(
+            pts[:, 0],
+            pts[:, 2],
+            pts[:, 1],
+            s=1.0,
+            c=pts[:, 2],
+            cmap="viridis",
+            depthshade=False,
+            linewidths=0,
+        )
         centre = (pts.max(0) + pts.min(0)) / 2
         half = float((pts.max(0) - pts.min(0)).max()) / 2 or 1.0
         ax.set_xlim(centre[0] - half, centre[0] + half)

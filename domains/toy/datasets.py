@@ -125,15 +125,16 @@ class ToyDataset(torch.utils.data.Dataset):
         mixture: Mixture | None = None,
         return_labels: bool = False,
         params: dict[str, Any] | None = None,
+        norm: tuple[np.ndarray, float] | None = None,
     ):
         if return_labels and labels is None:
             raise DomainError(f"dataset {name!r} has no labels; drop data.params.labels")
         self.name, self.points, self.labels, self.mixture = name, points, labels, mixture
         self.return_labels = return_labels
         self.params = dict(params or {})
-        self.mean = points.mean(axis=0)
-        # One isotropic scale (RMS over both axes) keeps circles circular.
-        self.scale = float(np.sqrt(((points - self.mean) ** 2).sum(axis=1).mean() / 2)) or 1.0
+        # Every split is normalised with the *training* split's statistics (``norm``), so a
+        # decoded test batch lands exactly on the test points.
+        self.mean, self.scale = norm if norm is not None else normaliser(points)
         self._x = torch.from_numpy((points - self.mean) / self.scale).float()
 
     def __len__(self) -> int:
@@ -146,7 +147,16 @@ class ToyDataset(torch.utils.data.Dataset):
 
     @property
     def num_classes(self) -> int:
-        return int(self.labels.max()) + 1 if self.return_labels else 0
+        if not self.return_labels:
+            return 0
+        # a mixture's label is its component, even if a small draw misses the last ones
+        return len(self.mixture.means) if self.mixture is not None else int(self.labels.max()) + 1
+
+
+def normaliser(points: np.ndarray) -> tuple[np.ndarray, float]:
+    """Mean and one isotropic scale (RMS over both axes, so circles stay circular)."""
+    mean = points.mean(axis=0)
+    return mean, float(np.sqrt(((points - mean) ** 2).sum(axis=1).mean() / 2)) or 1.0
 
 
 def _check_params(name: str, params: dict[str, Any], allowed: set[str]) -> None:
@@ -170,18 +180,25 @@ def generate(name: str, split: str = "train", **params: Any) -> ToyDataset:
     fn, _ = GENERATORS[name]
     shape_params = set(fn.__code__.co_varnames[2 : fn.__code__.co_argcount])
     _check_params(name, params, shape_params | {"n", "seed", "labels"})
+    given = dict(params)
     n = int(params.pop("n", DEFAULT_N.get(split, 5000)))
     seed = int(params.pop("seed", 0))
     labels = bool(params.pop("labels", False))
     if n < 1:
         raise DomainError(f"dataset {name!r}: n must be >= 1 (got {n})")
-    index = list(GENERATORS).index(name)
-    rng = np.random.default_rng([seed, _split_index(split), index])
-    try:
-        points, lab, mix = fn(rng, n, **params)
-    except (TypeError, ValueError) as exc:
-        raise DomainError(f"dataset {name!r}: bad data.params {params} ({exc})") from None
-    return ToyDataset(name, points, lab, mix, labels, params)
+
+    def draw(which: str, size: int):
+        rng = np.random.default_rng([seed, _split_index(which), list(GENERATORS).index(name)])
+        try:
+            return fn(rng, size, **params)
+        except (TypeError, ValueError) as exc:
+            raise DomainError(f"dataset {name!r}: bad data.params {params} ({exc})") from None
+
+    points, lab, mix = draw(split, n)
+    norm = None
+    if split != "train":  # the training split's statistics, as training used them
+        norm = normaliser(draw("train", n if "n" in given else DEFAULT_N["train"])[0])
+    return ToyDataset(name, points, lab, mix, labels, params, norm)
 
 
 def load_file(path: Path, split: str = "train", **params: Any) -> ToyDataset:
@@ -191,14 +208,17 @@ def load_file(path: Path, split: str = "train", **params: Any) -> ToyDataset:
     _check_params("file", params, set())
     _split_index(split)
     path = Path(path)
-    mixture = None
+    mixture, norm = None, None
     if path.is_dir():
         found = find_points_file(path, split)
         if found is None:
             raise DomainError(f"{path}: no {split}.npy or {split}.csv in this folder")
         mixture = load_mixture_json(path / "mixture.json")
+        train = find_points_file(path, "train")
+        if split != "train" and train is not None:
+            norm = normaliser(read_points(train))
         path = found
-    return ToyDataset("file", read_points(path), None, mixture, False, {"path": str(path)})
+    return ToyDataset("file", read_points(path), None, mixture, False, {"path": str(path)}, norm)
 
 
 def load_mixture_json(path: Path) -> Mixture | None:

@@ -33,6 +33,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--threads", type=int, help="torch CPU threads (1 is fastest on a busy machine)"
     )
     parser.add_argument(
+        "--scale",
+        type=float,
+        help="multiply every training budget (steps) by this factor; recorded in the results",
+    )
+    parser.add_argument(
+        "--publish",
+        metavar="DIR",
+        help="also copy results/plots/report to DIR/bench_<suite>.{md,json} and DIR/bench_<suite>/",
+    )
+    parser.add_argument(
         "--report-only", action="store_true", help="rebuild results/plots/report from OUT"
     )
 
@@ -49,14 +59,21 @@ def run(args: argparse.Namespace) -> None:
     filter_variants(suite, args.methods)
     if args.threads:
         suite.threads = args.threads
+    if args.scale:
+        if args.scale <= 0:
+            raise DomainError(f"--scale must be positive (got {args.scale})")
+        for plan in suite.domains.values():
+            plan.train_steps = max(1, round(plan.train_steps * args.scale))
     out = Path(args.out or Path("benchmarks") / "runs" / suite.name)
     wants_cuda = args.device == "cuda" or (args.device is None and suite.device == "cuda")
     if wants_cuda and not args.dry_run and not args.report_only:
         import torch
 
         if not torch.cuda.is_available():
-            raise DomainError("this suite asks for CUDA, which is not available; use --dry-run "
-                              "to check its configs on CPU, or --device cpu")
+            raise DomainError(
+                "this suite asks for CUDA, which is not available; use --dry-run "
+                "to check its configs on CPU, or --device cpu"
+            )
     runner = Runner(suite, out, resume=args.resume, device=args.device)
     if args.dry_run:
         records = dry_run(runner, runner.log)
@@ -76,6 +93,11 @@ def run(args: argparse.Namespace) -> None:
         print(f"interrupted: finished cells are saved under {out}/cells; rerun with --resume")
         raise
     summary = write_outputs(out, full, wall_seconds=time.perf_counter() - start)
+    if args.publish:
+        from .outputs import publish
+
+        for path in publish(out, Path(args.publish), f"bench_{suite.name}"):
+            print(f"published {path}")
     print(
         f"{summary['ok']} ok, {summary['failed']} failed, {summary['skipped']} skipped "
         f"-> {out}/results.md, {out}/report.html"

@@ -18,6 +18,7 @@ import torch
 
 from multigen import api
 from multigen.registry import get_domain
+from multigen.train.trainer import resolve_device
 
 from .record import PeakMemory, write_json
 from .runner import BenchTrainer, Log, Runner, error_text
@@ -55,14 +56,17 @@ def dry_run_job(runner: Runner, plan: DomainPlan, job: TrainJob) -> dict[str, An
         run_dir = runner.out / "dryrun" / plan.name / job.method
         if run_dir.exists():
             shutil.rmtree(run_dir)
-        with PeakMemory(runner.device if torch.cuda.is_available() else "cpu") as mem:
+        device = resolve_device(cfg.train.device)
+        with PeakMemory(device) as mem:
             trainer = BenchTrainer(cfg, domain, run_dir)
             trainer.fit()
-            loaded = api.load_run(run_dir, device="cpu" if not torch.cuda.is_available() else "auto")
+            loaded = api.load_run(run_dir, device=device.type)
             res = api.sample(loaded, n=2, steps=1, seed=0)
         rec.update(
             status="ok",
-            parameters={k: sum(p.numel() for p in m.parameters()) for k, m in trainer.models.items()},
+            parameters={
+                k: sum(p.numel() for p in m.parameters()) for k, m in trainer.models.items()
+            },
             sample_shape=list(res.batch.x.shape),
             peak_memory_mib=mem.mib,
         )
@@ -73,6 +77,8 @@ def dry_run_job(runner: Runner, plan: DomainPlan, job: TrainJob) -> dict[str, An
 
 
 def dry_run(runner: Runner, log: Log) -> list[dict[str, Any]]:
+    if runner.suite.threads:
+        torch.set_num_threads(runner.suite.threads)
     records = []
     for plan in runner.suite.domains.values():
         methods = {v.train for v in runner.suite.variants.values()}

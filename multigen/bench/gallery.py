@@ -19,7 +19,7 @@ MAX_AUDIO = 3
 MAX_CLOUDS = 2
 MAX_MESHES = 1
 MAX_POINTS = 2048
-MAX_FACES = 2500
+MAX_FACES = 1500
 
 
 def data_uri(path: Path, mime: str) -> str:
@@ -60,9 +60,10 @@ def _load_geometry(path: Path) -> dict | None:
         pts = pts[np.linspace(0, len(pts) - 1, MAX_POINTS).astype(int)]
     pts = pts - pts.mean(0)
     scale = np.abs(pts).max() or 1.0
-    out = {"points": np.round(pts / scale, 3).tolist()}
+    # Flat lists keep the inline JSON small: p = x0,y0,z0,x1,...; f = i0,j0,k0,i1,...
+    out = {"p": np.round(pts / scale, 3).ravel().tolist()}
     if len(faces):
-        out["faces"] = faces.tolist()
+        out["f"] = faces.ravel().tolist()
     return out
 
 

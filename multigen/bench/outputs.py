@@ -51,8 +51,11 @@ def write_outputs(
     data_rows = load_data_rows(out)
     domains = list(dict.fromkeys([*suite.domains, *(c["domain"] for c in cells)]))
     quality = {
-        d: (suite.domains[d].quality.model_dump() if d in suite.domains and suite.domains[d].quality
-            else None)
+        d: (
+            suite.domains[d].quality.model_dump()
+            if d in suite.domains and suite.domains[d].quality
+            else None
+        )
         for d in domains
     }
     plots: dict[str, list[str]] = {}
@@ -71,8 +74,9 @@ def write_outputs(
         "machine": machine(),
         "versions": versions(),
         **counts,
-        "quality_metric": {d: quality_metric(quality[d], [c for c in cells if c["domain"] == d])
-                           for d in domains},
+        "quality_metric": {
+            d: quality_metric(quality[d], [c for c in cells if c["domain"] == d]) for d in domains
+        },
         "data_rows": data_rows,
         "plots": plots,
         "cells": cells,
@@ -83,9 +87,7 @@ def write_outputs(
     return summary
 
 
-def results_markdown(
-    summary: dict[str, Any], domains: list[str], quality: dict[str, Any]
-) -> str:
+def results_markdown(summary: dict[str, Any], domains: list[str], quality: dict[str, Any]) -> str:
     m, v = summary["machine"], summary["versions"]
     lines = [
         f"# Benchmark `{summary['suite']}`",
@@ -106,9 +108,31 @@ def results_markdown(
         metric, better = summary["quality_metric"][d]
         headers, rows, _ = domain_table(cells, summary["data_rows"].get(d), metric)
         lines += [f"## {d}", ""]
+        steps = sorted({(c.get("train") or {}).get("steps") for c in cells} - {None})
+        if steps:
+            lines += [f"Training budget: {', '.join(map(str, steps))} steps per method.", ""]
         if metric:
             lines += [f"Quality metric for the plots: `{metric}` ({better} is better).", ""]
         lines += [markdown_table(headers, rows), ""]
         for p in summary["plots"].get(d, []):
             lines += [f"![{d}]({p})", ""]
     return "\n".join(lines)
+
+
+def publish(out: Path, dest: Path, name: str) -> list[Path]:
+    """Copy the shareable outputs (tables, JSON, plots, report; not runs or sample files) to
+    ``dest/<name>.md``, ``dest/<name>.json`` and ``dest/<name>/`` for committing."""
+    import shutil
+
+    out, dest = Path(out), Path(dest)
+    folder = dest / name
+    if folder.exists():
+        shutil.rmtree(folder)
+    (folder / "plots").mkdir(parents=True)
+    for png in sorted((out / "plots").glob("*.png")):
+        shutil.copy2(png, folder / "plots" / png.name)
+    shutil.copy2(out / "report.html", folder / "report.html")
+    md = (out / "results.md").read_text().replace("](plots/", f"]({name}/plots/")
+    (dest / f"{name}.md").write_text(md)
+    shutil.copy2(out / "results.json", dest / f"{name}.json")
+    return [dest / f"{name}.md", dest / f"{name}.json", folder]

@@ -10,13 +10,28 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.ticker import NullFormatter  # noqa: E402
 
 from .tables import BOOKKEEPING, sort_key  # noqa: E402
 
 # Metric name fragments where larger is better; everything else is read as lower-is-better.
 HIGHER = (
-    "precision", "recall", "coverage", "stability", "valid", "unique", "novel", "accuracy",
-    "inception", "is", "mis", "hq_fraction", "modes_covered", "loglik", "density", "snn",
+    "precision",
+    "recall",
+    "coverage",
+    "stability",
+    "valid",
+    "unique",
+    "novel",
+    "accuracy",
+    "inception",
+    "is",
+    "mis",
+    "hq_fraction",
+    "modes_covered",
+    "loglik",
+    "density",
+    "snn",
 )
 
 
@@ -52,6 +67,14 @@ def pareto(points: list[tuple[float, float]], better: str) -> list[tuple[float, 
     return front
 
 
+def _finish_axes(ax: Any, values: list[float]) -> None:
+    """Log axes where the numbers span orders of magnitude; no cluttered minor labels."""
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    pos = [v for v in values if v > 0]
+    if pos and len(pos) == len(values) and max(pos) / min(pos) > 50:
+        ax.set_yscale("log")
+
+
 def _variants(cells: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
     groups: dict[str, list[dict[str, Any]]] = {}
     for c in sorted(cells, key=sort_key):
@@ -75,6 +98,8 @@ def plot_domain(
     out_dir.mkdir(parents=True, exist_ok=True)
     files = []
 
+    values = [v for c in ok if (v := _value(c, metric)) is not None]
+    values += [floor] if floor is not None else []
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
     for name, group in _variants(ok).items():
         pts = [(c["nfe"], _value(c, metric)) for c in group if _value(c, metric) is not None]
@@ -84,6 +109,7 @@ def plot_domain(
     if floor is not None:
         ax.axhline(floor, color="k", ls="--", lw=1, label="data (held-out)")
     ax.set_xscale("log")
+    _finish_axes(ax, values)
     ax.set_xlabel("NFE (network evaluations per sample)")
     ax.set_ylabel(ylabel)
     ax.set_title(f"{domain}: quality vs NFE")
@@ -97,8 +123,9 @@ def plot_domain(
     fig, axes = plt.subplots(1, 2, figsize=(10.5, 4.2), sharey=True)
     costs = {
         "sampling s / sample": lambda c: c["sample_seconds"] / max(c["n_samples"], 1),
-        "train + sampling wall-clock (s)": lambda c: (c.get("train") or {}).get("seconds", 0.0)
-        + c["sample_seconds"],
+        "train + sampling wall-clock (s)": lambda c: (
+            (c.get("train") or {}).get("seconds", 0.0) + c["sample_seconds"]
+        ),
     }
     for ax, (label, cost) in zip(axes, costs.items(), strict=True):
         all_pts = []
@@ -115,6 +142,7 @@ def plot_domain(
         if floor is not None:
             ax.axhline(floor, color="k", ls="--", lw=1, label="data (held-out)")
         ax.set_xscale("log")
+        _finish_axes(ax, values)
         ax.set_xlabel(label)
         ax.grid(alpha=0.3)
     axes[0].set_ylabel(ylabel)

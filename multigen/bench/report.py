@@ -31,6 +31,7 @@ figcaption{font-size:12px;color:#445;margin-bottom:4px}
 img.sample{max-width:340px;image-rendering:pixelated;display:block}
 canvas.geo{background:#f6f7fb;border:1px solid #dde;cursor:grab;margin:2px}
 .clip span{font-size:11px;color:#667;display:block} audio{width:320px;height:32px}
+.scroll{overflow-x:auto;max-width:100%}
 .muted{color:#778;font-size:12px} .err{color:#a11;font-size:12px;white-space:pre-wrap}
 """
 
@@ -57,7 +58,10 @@ VIEWER = """
     x.fillRect(p[0]-1.2,p[1]-1.2,2.4,2.4);});}
   c.setAttribute('data-drawn','1');}
  document.querySelectorAll('canvas.geo').forEach(function(c){
-  var g=JSON.parse(c.getAttribute('data-geo')),a=0.6,b=0.35,d=null;draw(c,g,a,b);
+  var r=JSON.parse(c.getAttribute('data-geo')),g={points:[]},i,a=0.6,b=0.35,d=null;
+  for(i=0;i+2<r.p.length;i+=3)g.points.push([r.p[i],r.p[i+1],r.p[i+2]]);
+  if(r.f){g.faces=[];for(i=0;i+2<r.f.length;i+=3)g.faces.push([r.f[i],r.f[i+1],r.f[i+2]]);}
+  draw(c,g,a,b);
   c.addEventListener('pointerdown',function(e){d=[e.clientX,e.clientY];c.setPointerCapture(e.pointerId);});
   c.addEventListener('pointermove',function(e){if(!d)return;a+=(e.clientX-d[0])*0.01;
    b+=(e.clientY-d[1])*0.01;d=[e.clientX,e.clientY];draw(c,g,a,b);});
@@ -80,7 +84,8 @@ def table_html(headers: list[str], rows: list[list[str]], kinds: list[str]) -> s
             for i, v in enumerate(r)
         )
         body.append(f'<tr class="{esc(k)}">{tds}</tr>')
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+    table = f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+    return f'<div class="scroll">{table}</div>'
 
 
 def anchors_html(anchor: dict[str, Any] | None) -> str:
@@ -101,8 +106,9 @@ def anchors_html(anchor: dict[str, Any] | None) -> str:
 
 def summary_html(summary: dict[str, Any], domains: list[str]) -> str:
     """Domain × variant matrix: the quality metric at each variant's largest NFE."""
-    variants = sorted({c["variant"] for c in summary["cells"]}, key=lambda v: sort_key(
-        {"variant": v}))
+    variants = sorted(
+        {c["variant"] for c in summary["cells"]}, key=lambda v: sort_key({"variant": v})
+    )
     head = "".join(f"<th>{esc(v)}</th>" for v in ["domain", "metric", "data", *variants])
     rows = []
     for d in domains:
@@ -124,25 +130,30 @@ def summary_html(summary: dict[str, Any], domains: list[str]) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
 
 
-def domain_html(
-    out: Path, d: str, summary: dict[str, Any], anchors: dict[str, Any]
-) -> str:
+def domain_html(out: Path, d: str, summary: dict[str, Any], anchors: dict[str, Any]) -> str:
     cells = sorted([c for c in summary["cells"] if c["domain"] == d], key=sort_key)
     metric, better = summary["quality_metric"][d]
     data = summary["data_rows"].get(d)
     headers, rows, kinds = domain_table(cells, data, metric)
     parts = [f'<section id="domain-{esc(d)}" class="domain"><h2>{esc(d)}</h2>']
     if metric:
-        parts.append(f"<p>Quality metric for the plots: <code>{esc(metric)}</code> "
-                     f"({esc(better)} is better). The green row is real held-out data scored "
-                     "against the same reference: the floor of every metric.</p>")
+        parts.append(
+            f"<p>Quality metric for the plots: <code>{esc(metric)}</code> "
+            f"({esc(better)} is better). The green row is real held-out data scored "
+            "against the same reference: the floor of every metric.</p>"
+        )
+    steps = sorted({(c.get("train") or {}).get("steps") for c in cells} - {None})
+    if steps:
+        parts.append(
+            f"<p>Training budget: {esc(', '.join(map(str, steps)))} steps per method "
+            "(each training method trained once).</p>"
+        )
     if data and data.get("status") == "failed":
         parts.append(f'<p class="err">data row failed: {esc(data.get("error"))}</p>')
-    parts.append(f'<h3>Results</h3>{table_html(headers, rows, kinds)}')
+    parts.append(f"<h3>Results</h3>{table_html(headers, rows, kinds)}")
     plots = [out / p for p in summary["plots"].get(d, []) if (out / p).is_file()]
     if plots:
-        imgs = "".join(f'<img alt="{esc(p.stem)}" src="{data_uri(p, "image/png")}">'
-                       for p in plots)
+        imgs = "".join(f'<img alt="{esc(p.stem)}" src="{data_uri(p, "image/png")}">' for p in plots)
         parts.append(f'<h3>Plots</h3><div class="plots">{imgs}</div>')
     parts.append(f"<h3>Published anchors</h3>{anchors_html(anchors.get(d))}")
     figs = []
@@ -151,14 +162,18 @@ def domain_html(
             continue
         body = gallery_html(out, c.get("gallery") or [])
         if body:
-            figs.append(f'<figure class="cell"><figcaption>{esc(c["variant"])} · NFE '
-                        f'{esc(c.get("nfe"))}</figcaption>{body}</figure>')
-    parts.append('<h3>Samples</h3><div class="cells">'
-                 + ("".join(figs) or '<p class="muted">no samples</p>') + "</div>")
+            figs.append(
+                f'<figure class="cell"><figcaption>{esc(c["variant"])} · NFE '
+                f"{esc(c.get('nfe'))}</figcaption>{body}</figure>"
+            )
+    parts.append(
+        '<h3>Samples</h3><div class="cells">'
+        + ("".join(figs) or '<p class="muted">no samples</p>')
+        + "</div>"
+    )
     failed = [c for c in cells if c["status"] == "failed"]
     if failed:
-        errs = "".join(f'<p class="err">{esc(c["id"])}: {esc(c.get("error"))}</p>'
-                       for c in failed)
+        errs = "".join(f'<p class="err">{esc(c["id"])}: {esc(c.get("error"))}</p>' for c in failed)
         parts.append(f"<h3>Failures</h3>{errs}")
     parts.append("</section>")
     return "".join(parts)
@@ -177,20 +192,20 @@ def write_report(
     page = f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>multigen benchmark: {esc(summary['suite'])}</title>
+<title>multigen benchmark: {esc(summary["suite"])}</title>
 <script>{TRAP}</script><style>{CSS}</style></head>
-<body><header><h1>multigen benchmark · {esc(summary['suite'])}</h1>
-<p>{esc(summary['description'])}</p>
-<p class="muted">{esc(summary['created'])} · {esc(m.get('gpu') or 'CPU')} ·
-{esc(m['cpu_count'])} cores · load {esc(m.get('load_avg_1m', '?'))} · {esc(vers)}</p>
+<body><header><h1>multigen benchmark · {esc(summary["suite"])}</h1>
+<p>{esc(summary["description"])}</p>
+<p class="muted">{esc(summary["created"])} · {esc(m.get("gpu") or "CPU")} ·
+{esc(m["cpu_count"])} cores · load {esc(m.get("load_avg_1m", "?"))} · {esc(vers)}</p>
 <nav><a href="#summary">summary</a>{nav}<a href="#protocol">protocol</a></nav></header>
 <main>
 <section id="summary"><h2>Summary</h2>
-<p>{summary['ok']} cells ok, {summary['failed']} failed, {summary['skipped']} skipped
-{'(interrupted run)' if summary['interrupted'] else ''}. Each entry: the domain's quality
+<p>{summary["ok"]} cells ok, {summary["failed"]} failed, {summary["skipped"]} skipped
+{"(interrupted run)" if summary["interrupted"] else ""}. Each entry: the domain's quality
 metric at the variant's largest NFE (the number after @).</p>
 {summary_html(summary, domains)}</section>
-{''.join(domain_html(out, d, summary, anchors) for d in domains)}
+{"".join(domain_html(out, d, summary, anchors) for d in domains)}
 <section id="protocol"><h2>Protocol</h2>
 <ul><li>A cell is domain × method variant × NFE. Each (domain, training method) is trained
 once with the same number of steps; wall-clock training time is recorded beside it.</li>

@@ -36,8 +36,8 @@ from .record import (
     versions,
     write_json,
 )
-from .tables import BOOKKEEPING
 from .suite import DomainPlan, Suite, TrainJob
+from .tables import BOOKKEEPING
 from .variants import Variant
 
 Log = Callable[[str], None]
@@ -170,7 +170,8 @@ class Runner:
                 self.log(f"[{plan.name}] preparing dataset {name}")
                 spec.prepare(None)
 
-    def _done(self, cid: str) -> dict[str, Any] | None:
+    def _done(self, cid: str, plan: DomainPlan) -> dict[str, Any] | None:
+        """A stored ok cell with the same budget (steps, samples) as this invocation."""
         path = self.cell_path(cid)
         if not (self.resume and path.is_file()):
             return None
@@ -178,14 +179,17 @@ class Runner:
             rec = json.loads(path.read_text())
         except (OSError, json.JSONDecodeError):
             return None
-        return rec if rec.get("status") == "ok" else None
+        same = (rec.get("train") or {}).get("steps") == plan.train_steps and rec.get(
+            "n_samples"
+        ) == plan.n_samples
+        return rec if rec.get("status") == "ok" and same else None
 
     def _run_job(
         self, plan: DomainPlan, job: TrainJob, cells: list[tuple[Variant, int]]
     ) -> list[dict[str, Any]]:
         records, todo = [], []
         for v, k in cells:
-            done = self._done(cell_id(plan.name, v.name, k))
+            done = self._done(cell_id(plan.name, v.name, k), plan)
             if done:
                 records.append(done)
             else:
@@ -286,7 +290,11 @@ class Runner:
             info = domain.describe(train)
             ref_split = (cfg.eval.reference or "x:test").partition(":")[2] or "test"
             split = "train" if ref_split == "test" else "test"
-            ds = train if split == "train" else domain.load_dataset(d.name, d.path, split, **d.params)
+            ds = (
+                train
+                if split == "train"
+                else domain.load_dataset(d.name, d.path, split, **d.params)
+            )
             # Spread the picks over the split (datasets are often ordered by class).
             count = min(plan.n_samples, len(ds))
             picks = torch.linspace(0, len(ds) - 1, count).round().long().unique().tolist()
@@ -359,7 +367,11 @@ class Runner:
         n = plan.n_samples
         with PeakMemory(loaded.device) as mem:
             res = api.sample(
-                loaded, n=n, sampler=v.sampler, steps=v.steps(nfe), seed=self.suite.seed,
+                loaded,
+                n=n,
+                sampler=v.sampler,
+                steps=v.steps(nfe),
+                seed=self.suite.seed,
                 **v.options,
             )
         options = {**loaded.config.eval.options, **plan.eval_options}
@@ -385,9 +397,7 @@ class Runner:
             device=device_name(loaded.device),
             machine=machine(),
             config_file=str(job.config),
-            config_hash=config_hash(
-                [cfg, v.name, v.sampler, v.options, nfe, n, self.suite.seed]
-            ),
+            config_hash=config_hash([cfg, v.name, v.sampler, v.options, nfe, n, self.suite.seed]),
             train_config_hash=train.get("config_hash"),
             gallery=gallery,
             gallery_seconds=gallery_seconds,

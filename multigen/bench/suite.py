@@ -211,9 +211,7 @@ def discover_configs(domain: str, pattern: str = "*.yaml") -> dict[str, TrainJob
     return jobs
 
 
-def load_suite(
-    name: str, registered: list[str], domains: list[str] | None = None
-) -> Suite:
+def load_suite(name: str, registered: list[str], domains: list[str] | None = None) -> Suite:
     """Read and validate a suite; ``domains`` restricts it (unknown names list valid ones)."""
     path = suite_path(name)
     try:
@@ -298,6 +296,4 @@ def filter_variants(suite: Suite, methods: list[str] | None) -> None:
             f"unknown method(s) {bad}; choose variants from: {', '.join(suite.variants)} "
             f"(or training methods: {', '.join(METHODS)})"
         )
-    suite.variants = {
-        k: v for k, v in suite.variants.items() if k in methods or v.train in methods
-    }
+    suite.variants = {k: v for k, v in suite.variants.items() if k in methods or v.train in methods}

@@ -21,16 +21,17 @@ from multigen.metrics.frechet import frechet_distance_features
 
 
 class AudioClassifier(nn.Module):
-    """Log-mel front end + 4 conv blocks + global pooling; ``features`` is 128-d."""
+    """Log-mel front end + 4 conv blocks + global pooling; ``features`` is 4·width-d."""
 
-    def __init__(self, sample_rate: int, num_classes: int, width: int = 32, n_mels: int = 64):
+    def __init__(self, sample_rate: int, num_classes: int, width: int = 16, n_mels: int = 48):
         super().__init__()
-        import torchaudio
+        import torchaudio.functional as AF
 
-        n_fft = 1 << int(round(np.log2(sample_rate * 0.032)))
-        self.mel = torchaudio.transforms.MelSpectrogram(
-            sample_rate, n_fft=n_fft, hop_length=n_fft // 2, n_mels=n_mels
-        )
+        # ~32 ms windows, 50 % overlap; fixed (non-persistent) buffers, not weights
+        self.n_fft = 1 << int(round(np.log2(sample_rate * 0.032)))
+        fb = AF.melscale_fbanks(self.n_fft // 2 + 1, 0.0, sample_rate / 2, n_mels, sample_rate)
+        self.register_buffer("window", torch.hann_window(self.n_fft), persistent=False)
+        self.register_buffer("fb", fb, persistent=False)
         chans = [1, width, 2 * width, 4 * width, 4 * width]
         blocks: list[nn.Module] = [nn.BatchNorm2d(1)]
         for i in range(4):
@@ -45,7 +46,10 @@ class AudioClassifier(nn.Module):
         self.head = nn.Linear(chans[-1], num_classes)
 
     def features(self, waves: Tensor) -> Tensor:
-        spec = torch.log(self.mel(waves.float()) + 1e-5).unsqueeze(1)  # [N, 1, M, frames]
+        spec = torch.stft(waves.float(), self.n_fft, self.n_fft // 2, window=self.window,
+                          return_complex=True).abs().pow(2)  # fmt: skip
+        mel = torch.einsum("nft,fm->nmt", spec, self.fb)
+        spec = torch.log(mel + 1e-5).unsqueeze(1)  # [N, 1, M, frames]
         return self.body(spec).mean(dim=(2, 3))
 
     def forward(self, waves: Tensor) -> Tensor:

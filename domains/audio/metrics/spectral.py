@@ -19,12 +19,17 @@ from torch import Tensor
 from multigen.domain import DomainError
 
 MRSTFT_DEFAULTS = ((1024, 120, 600), (2048, 240, 1200), (512, 50, 240))
+MIN_SPECTRAL_LENGTH = 1024  # reflect padding of the 2048-point frames needs more samples
 
 
 def _pair(x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
     x, y = torch.as_tensor(x).double(), torch.as_tensor(y).double()
     if x.shape != y.shape:
-        raise DomainError(f"paired spectral metric: shapes differ {list(x.shape)} vs {list(y.shape)}")
+        raise DomainError(
+            f"paired spectral metric: shapes differ {list(x.shape)} vs {list(y.shape)}"
+        )
+    if x.shape[-1] <= MIN_SPECTRAL_LENGTH:
+        raise DomainError(f"clips of {x.shape[-1]} samples are too short for 2048-point STFTs")
     return x.reshape(-1, x.shape[-1]), y.reshape(-1, y.shape[-1])
 
 

@@ -31,8 +31,7 @@ class PeriodDiscriminator(nn.Module):
         self.period = period
         chans = [1] + [_ch(c, width) for c in (32, 128, 512, 1024)]
         self.convs = nn.ModuleList(
-            weight_norm(nn.Conv2d(chans[i], chans[i + 1], (5, 1), (3, 1), (2, 0)))
-            for i in range(4)
+            weight_norm(nn.Conv2d(chans[i], chans[i + 1], (5, 1), (3, 1), (2, 0))) for i in range(4)
         )
         self.convs.append(weight_norm(nn.Conv2d(chans[-1], chans[-1], (5, 1), 1, (2, 0))))
         self.post = weight_norm(nn.Conv2d(chans[-1], 1, (3, 1), 1, (1, 0)))

@@ -45,7 +45,9 @@ class Attention(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         b, c, t = x.shape
         q, k, v = self.qkv(self.norm(x)).view(b, 3, self.heads, c // self.heads, t).unbind(1)
-        h = F.scaled_dot_product_attention(q.transpose(-1, -2), k.transpose(-1, -2), v.transpose(-1, -2))
+        h = F.scaled_dot_product_attention(
+            q.transpose(-1, -2), k.transpose(-1, -2), v.transpose(-1, -2)
+        )
         return x + self.out(h.transpose(-1, -2).reshape(b, c, t))
 
 

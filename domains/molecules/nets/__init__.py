@@ -13,7 +13,11 @@ def registry() -> dict[str, NetworkSpec]:
     specs = [
         NetworkSpec("egnn", "denoiser", build_egnn, "EDM-style EGNN (attention, tanh coords)"),
         NetworkSpec("e3nn", "denoiser", build_e3nn, "e3nn tensor-product network (l<=2, gated)"),
-        NetworkSpec("egnn_generator", "generator", build_egnn_generator, "equivariant GAN generator"),
-        NetworkSpec("egnn_discriminator", "discriminator", build_egnn_discriminator, "EGNN + mean pool"),
+        NetworkSpec(
+            "egnn_generator", "generator", build_egnn_generator, "equivariant GAN generator"
+        ),
+        NetworkSpec(
+            "egnn_discriminator", "discriminator", build_egnn_discriminator, "EGNN + mean pool"
+        ),
     ]
     return {s.name: s for s in specs}

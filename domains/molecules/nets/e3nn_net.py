@@ -25,13 +25,17 @@ class E3Layer(nn.Module):
         self.sh = o3.Irreps.spherical_harmonics(lmax)
         gate_in = o3.Irreps(f"{scalars}x0e + {vectors}x0e + {vectors}x1o")
         self.tp = o3.FullyConnectedTensorProduct(irreps_in, self.sh, gate_in, shared_weights=False)
-        self.radial = nn.Sequential(nn.Linear(n_basis, 64), nn.SiLU(), nn.Linear(64, self.tp.weight_numel))
+        self.radial = nn.Sequential(
+            nn.Linear(n_basis, 64), nn.SiLU(), nn.Linear(64, self.tp.weight_numel)
+        )
         self.gate = Gate(
             f"{scalars}x0e", [nn.functional.silu], f"{vectors}x0e", [torch.sigmoid], f"{vectors}x1o"
         )
         self.self_lin = o3.Linear(irreps_in, self.gate.irreps_out)
 
-    def forward(self, h: Tensor, src: Tensor, dst: Tensor, sh: Tensor, basis: Tensor, norm: float) -> Tensor:
+    def forward(
+        self, h: Tensor, src: Tensor, dst: Tensor, sh: Tensor, basis: Tensor, norm: float
+    ) -> Tensor:
         msg = self.tp(h[src], sh, self.radial(basis))
         agg = torch.zeros(h.shape[0], msg.shape[-1], dtype=msg.dtype, device=msg.device)
         agg.index_add_(0, dst, msg)
@@ -53,10 +57,17 @@ class E3NNDenoiser(nn.Module):
     ):
         super().__init__()
         self.feat = int(info["shape"][-1]) - 3
-        self.time_dim, self.n_basis, self.max_radius, self.radius = time_dim, n_basis, max_radius, radius
+        self.time_dim, self.n_basis, self.max_radius, self.radius = (
+            time_dim,
+            n_basis,
+            max_radius,
+            radius,
+        )
         self.lmax = lmax
         self.embed = nn.Linear(self.feat + time_dim, scalars)
-        self.cond = ConditionEmbedding(scalars, int(info.get("num_classes", 0)), int(info.get("cond_dim", 0)))
+        self.cond = ConditionEmbedding(
+            scalars, int(info.get("num_classes", 0)), int(info.get("cond_dim", 0))
+        )
         irreps = o3.Irreps(f"{scalars}x0e")
         self.layers = nn.ModuleList()
         for _ in range(layers):
@@ -65,7 +76,9 @@ class E3NNDenoiser(nn.Module):
             irreps = layer.gate.irreps_out
         self.out = o3.Linear(irreps, o3.Irreps(f"{self.feat}x0e + 1x1o"))
 
-    def forward(self, x: Tensor, c_noise: Tensor, cond: Tensor | None = None, mask: Tensor | None = None) -> Tensor:
+    def forward(
+        self, x: Tensor, c_noise: Tensor, cond: Tensor | None = None, mask: Tensor | None = None
+    ) -> Tensor:
         b, n, _ = x.shape
         mask = torch.ones(b, n, dtype=torch.bool, device=x.device) if mask is None else mask.bool()
         pos, feats = x[..., :3], x[..., 3:]
@@ -77,8 +90,12 @@ class E3NNDenoiser(nn.Module):
         graph = SparseGraph(mask, pos, self.radius)
         vec = graph.diff(pos)  # x_i - x_j on edges (receiver i = dst)
         dist = vec.norm(dim=-1)
-        sh = o3.spherical_harmonics(range(self.lmax + 1), vec, normalize=True, normalization="component")
-        basis = soft_one_hot_linspace(dist, 0.0, self.max_radius, self.n_basis, basis="gaussian", cutoff=False)
+        sh = o3.spherical_harmonics(
+            range(self.lmax + 1), vec, normalize=True, normalization="component"
+        )
+        basis = soft_one_hot_linspace(
+            dist, 0.0, self.max_radius, self.n_basis, basis="gaussian", cutoff=False
+        )
         norm = max(float(mask.sum(1).float().mean()), 1.0) ** 0.5
         for layer in self.layers:
             h = layer(h, graph.src, graph.dst, sh, basis, norm)

@@ -40,7 +40,9 @@ class GCL(nn.Module):
         self.edge_in = PairLinear(hidden, edge_dim, hidden)
         self.edge_out = nn.Sequential(nn.SiLU(), nn.Linear(hidden, hidden), nn.SiLU())
         self.att = nn.Sequential(nn.Linear(hidden, 1), nn.Sigmoid()) if attention else None
-        self.node = nn.Sequential(nn.Linear(2 * hidden, hidden), nn.SiLU(), nn.Linear(hidden, hidden))
+        self.node = nn.Sequential(
+            nn.Linear(2 * hidden, hidden), nn.SiLU(), nn.Linear(hidden, hidden)
+        )
         self.norm_factor = norm_factor
 
     def forward(self, graph, h: Tensor, e: Tensor, node_mask: Tensor) -> Tensor:
@@ -54,13 +56,24 @@ class GCL(nn.Module):
 class CoordUpdate(nn.Module):
     """Equivariant position update with tanh-bounded per-edge weights."""
 
-    def __init__(self, hidden: int, edge_dim: int, coords_range: float, norm_constant: float, norm_factor: float):
+    def __init__(
+        self,
+        hidden: int,
+        edge_dim: int,
+        coords_range: float,
+        norm_constant: float,
+        norm_factor: float,
+    ):
         super().__init__()
         self.inp = PairLinear(hidden, edge_dim, hidden)
         last = nn.Linear(hidden, 1, bias=False)
         nn.init.xavier_uniform_(last.weight, gain=0.001)  # start close to the identity map
         self.mlp = nn.Sequential(nn.SiLU(), nn.Linear(hidden, hidden), nn.SiLU(), last)
-        self.coords_range, self.norm_constant, self.norm_factor = coords_range, norm_constant, norm_factor
+        self.coords_range, self.norm_constant, self.norm_factor = (
+            coords_range,
+            norm_constant,
+            norm_factor,
+        )
 
     def forward(self, graph, h: Tensor, x: Tensor, e: Tensor, node_mask: Tensor) -> Tensor:
         diff = graph.diff(x)
@@ -104,7 +117,9 @@ class EGNNTrunk(nn.Module):
         super().__init__()
         self.embed = nn.Linear(in_features, hidden)
         self.blocks = nn.ModuleList(
-            EquivariantBlock(hidden, sublayers, attention, coords_range / layers, norm_constant, norm_factor)
+            EquivariantBlock(
+                hidden, sublayers, attention, coords_range / layers, norm_constant, norm_factor
+            )
             for _ in range(layers)
         )
         self.graph_kind, self.radius, self.hidden = graph, radius, hidden
@@ -124,7 +139,9 @@ class EGNNTrunk(nn.Module):
 
 
 def _mask_or_all(x: Tensor, mask: Tensor | None) -> Tensor:
-    return torch.ones(x.shape[:2], dtype=torch.bool, device=x.device) if mask is None else mask.bool()
+    return (
+        torch.ones(x.shape[:2], dtype=torch.bool, device=x.device) if mask is None else mask.bool()
+    )
 
 
 class EGNNDenoiser(nn.Module):
@@ -140,10 +157,14 @@ class EGNNDenoiser(nn.Module):
         self.trunk = EGNNTrunk(feat, hidden, layers, **trunk)
         self.time_dim = time_dim
         self.time = nn.Sequential(nn.Linear(time_dim, hidden), nn.SiLU(), nn.Linear(hidden, hidden))
-        self.cond = ConditionEmbedding(hidden, int(info.get("num_classes", 0)), int(info.get("cond_dim", 0)))
+        self.cond = ConditionEmbedding(
+            hidden, int(info.get("num_classes", 0)), int(info.get("cond_dim", 0))
+        )
         self.out = nn.Sequential(nn.Linear(hidden, hidden), nn.SiLU(), nn.Linear(hidden, feat))
 
-    def forward(self, x: Tensor, c_noise: Tensor, cond: Tensor | None = None, mask: Tensor | None = None) -> Tensor:
+    def forward(
+        self, x: Tensor, c_noise: Tensor, cond: Tensor | None = None, mask: Tensor | None = None
+    ) -> Tensor:
         mask = _mask_or_all(x, mask)
         pos, feats = x[..., :3], x[..., 3:]
         t = sinusoidal_embedding(c_noise.reshape(-1).expand(x.shape[0]), self.time_dim)
@@ -159,11 +180,21 @@ class EGNNDenoiser(nn.Module):
 class EGNNReadout(nn.Module):
     """Invariant per-molecule outputs (discriminator logits, property predictions)."""
 
-    def __init__(self, info: dict, out_dim: int = 1, hidden: int = 128, layers: int = 4, use_cond: bool = True, **trunk):
+    def __init__(
+        self,
+        info: dict,
+        out_dim: int = 1,
+        hidden: int = 128,
+        layers: int = 4,
+        use_cond: bool = True,
+        **trunk,
+    ):
         super().__init__()
         feat = int(info["shape"][-1]) - 3
         self.trunk = EGNNTrunk(feat, hidden, layers, **trunk)
-        nc, cd = (int(info.get("num_classes", 0)), int(info.get("cond_dim", 0))) if use_cond else (0, 0)
+        nc, cd = (
+            (int(info.get("num_classes", 0)), int(info.get("cond_dim", 0))) if use_cond else (0, 0)
+        )
         self.cond = ConditionEmbedding(hidden, nc, cd)
         self.head = nn.Sequential(nn.Linear(hidden, hidden), nn.SiLU(), nn.Linear(hidden, out_dim))
         self.out_dim = out_dim

@@ -24,16 +24,26 @@ class EGNNGenerator(Generator):
         self.feat = int(info["shape"][-1]) - 3
         self.num_types = len(info["atom_types"])
         self.trunk = EGNNTrunk(self.feat, hidden, layers, **trunk)
-        self.cond = ConditionEmbedding(hidden, int(info.get("num_classes", 0)), int(info.get("cond_dim", 0)))
+        self.cond = ConditionEmbedding(
+            hidden, int(info.get("num_classes", 0)), int(info.get("cond_dim", 0))
+        )
         self.out = nn.Sequential(nn.Linear(hidden, hidden), nn.SiLU(), nn.Linear(hidden, self.feat))
         self.latent_dim = 0  # latents are per atom, shaped like the state
 
     def sample_latent(self, template: Batch, generators: Sequence[torch.Generator]) -> Tensor:
-        mask = template.mask.bool() if template.mask is not None else torch.ones(template.x.shape[:2], dtype=torch.bool)
+        mask = (
+            template.mask.bool()
+            if template.mask is not None
+            else torch.ones(template.x.shape[:2], dtype=torch.bool)
+        )
         return subspace_noise(template.x.shape[1:], mask, generators).to(template.x.device)
 
     def forward(self, z: Tensor, cond: Tensor | None = None, mask: Tensor | None = None) -> Tensor:
-        mask = torch.ones(z.shape[:2], dtype=torch.bool, device=z.device) if mask is None else mask.bool()
+        mask = (
+            torch.ones(z.shape[:2], dtype=torch.bool, device=z.device)
+            if mask is None
+            else mask.bool()
+        )
         extra = self.cond(cond, z.shape[0], z.device) if self.cond.enabled else None
         h, x = self.trunk(z[..., :3], z[..., 3:], mask, extra)
         m = mask.unsqueeze(-1).to(h.dtype)

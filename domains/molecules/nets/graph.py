@@ -59,7 +59,9 @@ class SparseGraph:
         return f[self.dst] - f[self.src]
 
     def agg(self, m: Tensor) -> Tensor:
-        out = torch.zeros(self.shape[0] * self.shape[1], m.shape[-1], dtype=m.dtype, device=m.device)
+        out = torch.zeros(
+            self.shape[0] * self.shape[1], m.shape[-1], dtype=m.dtype, device=m.device
+        )
         out.index_add_(0, self.dst, m)
         return out.reshape(*self.shape, m.shape[-1])
 

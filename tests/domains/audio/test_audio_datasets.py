@@ -1,6 +1,5 @@
 from pathlib import Path
 
-import numpy as np
 import pytest
 import soundfile as sf
 import torch
@@ -8,7 +7,6 @@ import torch
 from domains.audio import datasets as D
 from domains.audio import get_domain
 from multigen.domain import DomainError
-
 from tests.domains.audio.conftest import tone
 
 

@@ -8,7 +8,6 @@ import torch
 from domains.audio import datasets as D
 from domains.audio.audio_io import fit_length, load_clip, normalise, read_audio, resample
 from multigen.domain import DomainError
-
 from tests.domains.audio.conftest import tone
 
 

@@ -72,12 +72,14 @@ def test_shape_and_rate_mismatch_caught():
 def test_evaluate_pairs_by_name():
     dom = get_domain()
     y = noise(4).float()
-    ref = AudioSamples(y, 16000, names=["a", "b", "c", "d"])
-    gen = AudioSamples(2 * y[[1, 0, 3, 2]], 16000, names=["b", "a", "d", "c"])
+    ref = AudioSamples(y, 16000, names=["a", "b", "c", "d"], from_files=True)
+    gen = AudioSamples(2 * y[[1, 0, 3, 2]], 16000, names=["b", "a", "d", "c"], from_files=True)
     out = dom.evaluate(gen, ref, classifier=False)
     assert out["mr_stft"] == pytest.approx(1 + math.log(2), abs=1e-5)
     unpaired = dom.evaluate(AudioSamples(y, 16000), ref, classifier=False)
     assert "mr_stft" not in unpaired  # generated vs reference sets: no pairing
+    decoded = AudioSamples(y, 16000)  # default names are not file names: never paired
+    assert "mr_stft" not in dom.evaluate(decoded, AudioSamples(y, 16000), classifier=False)
 
 
 def test_classifier_scores_on_identical_sets():

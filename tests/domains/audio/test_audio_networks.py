@@ -122,5 +122,7 @@ def test_builders_read_info():
     g = dom.networks["wavegan"].builder(info, width=2, latent_dim=8)
     assert g(torch.randn(1, 8), torch.tensor([1])).shape == (1, 1, 512)
     assert dom.networks["wavegan_disc"].role == "discriminator"
-    assert dom.networks["hifigan_disc"].builder(info, width=1 / 32)(torch.randn(1, 1, 512)).shape == (1,)
+    assert dom.networks["hifigan_disc"].builder(info, width=1 / 32)(
+        torch.randn(1, 1, 512)
+    ).shape == (1,)
     assert dom.networks["unet1d"].builder(info, channels=8, mults=[1, 2]).levels == 2

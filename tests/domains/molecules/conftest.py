@@ -22,7 +22,11 @@ def methane() -> Molecule:
 @pytest.fixture
 def water() -> Molecule:
     a = np.radians(104.5) / 2
-    pos = [[0, 0, 0], [0.96 * np.sin(a), 0.96 * np.cos(a), 0], [-0.96 * np.sin(a), 0.96 * np.cos(a), 0]]
+    pos = [
+        [0, 0, 0],
+        [0.96 * np.sin(a), 0.96 * np.cos(a), 0],
+        [-0.96 * np.sin(a), 0.96 * np.cos(a), 0],
+    ]
     return Molecule(["O", "H", "H"], pos, name="water")
 
 

@@ -56,7 +56,10 @@ def test_sdf_loader_and_split(sdf_file):
 
 def test_sdf_bad_records_are_counted_and_strict_raises(sdf_file, tmp_path):
     bad = tmp_path / "bad.sdf"
-    bad.write_text(sdf_file.read_text() + "garbage\n\n\n  0  0  0  0  0  0  0  0  0  0999 V2000\nM  END\n$$$$\nnot a record\n$$$$\n")
+    bad.write_text(
+        sdf_file.read_text()
+        + "garbage\n\n\n  0  0  0  0  0  0  0  0  0  0999 V2000\nM  END\n$$$$\nnot a record\n$$$$\n"
+    )
     log = SkipLog()
     mols = read_sdf(bad, log)
     assert len(mols) == 10 and log.count >= 1 and "bad.sdf record" in log.examples[0]
@@ -119,7 +122,9 @@ def write_qm9(folder: Path, n: int = 12) -> None:
     (folder / "gdb9.sdf.csv").write_text("\n".join([header, *rows]) + "\n")
     body = ["   3   gdb_3   1.0  2.0", "   7   gdb_7   1.0  2.0"]
     (folder / "uncharacterized.txt").write_text(
-        "\n".join(["Uncharacterized molecules", "", *[f"header {i}" for i in range(7)], *body, "", "end"])
+        "\n".join(
+            ["Uncharacterized molecules", "", *[f"header {i}" for i in range(7)], *body, "", "end"]
+        )
     )
 
 
@@ -193,7 +198,12 @@ def test_export_and_load_samples_roundtrip(sdf_file, tmp_path):
     d = get_domain()
     mols = read_sdf(sdf_file)
     files = d.export(mols, tmp_path / "out")
-    assert {f.name for f in files} == {"samples.sdf", "samples.xyz", "samples_smiles.csv", "samples_grid.png"}
+    assert {f.name for f in files} == {
+        "samples.sdf",
+        "samples.xyz",
+        "samples_smiles.csv",
+        "samples_grid.png",
+    }
     back = d.load_samples(tmp_path / "out" / "samples.sdf")
     assert len(back) == 10 and back[2].bonds is not None
     assert len(d.load_samples(tmp_path / "out" / "samples.xyz")) == 10

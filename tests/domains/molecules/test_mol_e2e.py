@@ -25,7 +25,9 @@ SMALL = [
 
 
 def run(tmp_path, config, extra=()):
-    out = api.train(f"configs/molecules/{config}", out=tmp_path / "run", overrides=SMALL + list(extra))
+    out = api.train(
+        f"configs/molecules/{config}", out=tmp_path / "run", overrides=SMALL + list(extra)
+    )
     metrics = json.loads((out / "metrics.json").read_text())
     assert 0.0 <= metrics["atom_stability"] <= 1.0 and metrics["n_samples"] == 6
     assert (out / "samples" / "samples.sdf").exists()
@@ -38,7 +40,9 @@ def test_flow_with_ot_alignment_end_to_end(tmp_path):
     assert len(res.samples) == 5 and res.batch.x.shape[0] == 5
     again = api.sample(out, n=2, sampler="dpmpp_2m", steps=3, seed=1)
     assert [m.symbols for m in again.samples] == [m.symbols for m in res.samples[:2]]  # per-seed
-    scores = api.evaluate("molecules", tmp_path / "s" / "samples.sdf", "embedded:test", fcd=False, strain=False)
+    scores = api.evaluate(
+        "molecules", tmp_path / "s" / "samples.sdf", "embedded:test", fcd=False, strain=False
+    )
     assert scores["n_samples"] == 5 and "validity" in scores and "bond_length_w1" in scores
 
 
@@ -47,18 +51,36 @@ def test_edm_paper_style_ddpm_end_to_end(tmp_path):
 
 
 def test_gan_end_to_end(tmp_path):
-    run(tmp_path, "embedded_gan.yaml", ["model.params={hidden: 16, layers: 2}", "discriminator.params={hidden: 16, layers: 2}"])
+    run(
+        tmp_path,
+        "embedded_gan.yaml",
+        ["model.params={hidden: 16, layers: 2}", "discriminator.params={hidden: 16, layers: 2}"],
+    )
 
 
 def test_e3nn_with_edm_method(tmp_path):
-    run(tmp_path, "embedded_edm.yaml", ["model.name=e3nn", "model.params={scalars: 8, vectors: 4, layers: 2}", "method={name: edm}", "sample.sampler=heun"])
+    run(
+        tmp_path,
+        "embedded_edm.yaml",
+        [
+            "model.name=e3nn",
+            "model.params={scalars: 8, vectors: 4, layers: 2}",
+            "method={name: edm}",
+            "sample.sampler=heun",
+        ],
+    )
 
 
 def test_property_conditioning_with_guidance(tmp_path):
     out = run(
         tmp_path,
         "embedded_flow.yaml",
-        ["model.params={hidden: 16, layers: 2}", "data.params={properties: [qed, mw]}", "data.conditional=true", "method.cond_drop=0.2"],
+        [
+            "model.params={hidden: 16, layers: 2}",
+            "data.params={properties: [qed, mw]}",
+            "data.conditional=true",
+            "method.cond_drop=0.2",
+        ],
     )
     res = api.sample(out, n=4, steps=3, guidance=2.0, seed=0)
     assert all("target_mw" in m.props for m in res.samples)

@@ -6,6 +6,7 @@ from collections import Counter
 
 import numpy as np
 import pytest
+import torch
 
 from domains.molecules.bonds import bond_order_matrix, infer_bonds
 from domains.molecules.evaluate import ReferenceStats, evaluate_molecules
@@ -103,3 +104,25 @@ def test_reference_against_itself_has_zero_distances(methane, water, ethene):
     assert out["novelty"] == 0.0
     assert out["bond_length_w1"] == 0.0 and out["atom_type_tv"] == 0.0
     assert out["qed_w1"] == 0.0
+
+
+def test_property_predictor_mae_is_cached_and_scores_targets(
+    tmp_path, monkeypatch, methane, water, ethene
+):
+    from domains.molecules.data import MoleculeDataset
+    from domains.molecules.properties import property_mae, train_predictor
+
+    monkeypatch.setenv("MULTIGEN_CACHE", str(tmp_path))
+    mols = []
+    for k, m in enumerate([methane, water, ethene] * 4):
+        mm = Molecule(m.symbols, m.positions + 0.01 * k, props={"mu": float(m.num_atoms)})
+        mols.append(mm)
+    ds = MoleculeDataset(mols, ["H", "C", "O"], ("mu",))
+    model = train_predictor(ds, steps=8, batch_size=12, hidden=16, layers=2)
+    assert len(list((tmp_path / "molecules" / "predictors").glob("*.safetensors"))) == 1
+    again = train_predictor(ds, steps=8, batch_size=12, hidden=16, layers=2)
+    x = [p.detach() for p in again.parameters()]
+    assert all(torch.equal(a, b) for a, b in zip(x, [p.detach() for p in model.parameters()]))
+    sample = Molecule(water.symbols, water.positions, props={"target_mu": 3.0})
+    out = property_mae(model, [sample], ["H", "C", "O"], ds.prop_stats, ["mu"])
+    assert set(out) == {"predictor_mae_mu"} and out["predictor_mae_mu"] >= 0

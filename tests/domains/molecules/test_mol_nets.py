@@ -102,7 +102,9 @@ def test_discriminator_is_invariant_and_generator_equivariant():
     assert (disc(x, None, mask) - disc(xt, None, mask)).abs().max() < TOL
     y, yt = gen(x, None, mask), gen(xt, None, mask)
     assert (yt[..., :3] - y[..., :3] @ q.T).abs().max() < TOL
-    assert torch.allclose(y[..., 3:8].sum(-1)[mask], torch.full((int(mask.sum()),), 0.25, dtype=torch.float64))
+    assert torch.allclose(
+        y[..., 3:8].sum(-1)[mask], torch.full((int(mask.sum()),), 0.25, dtype=torch.float64)
+    )
 
 
 def test_kabsch_and_hungarian_recover_a_known_pose():

@@ -25,8 +25,7 @@ def test_embedded_items_and_labels(cache):
     ds = data.embedded(None, "train", classes=["vase", "lamp"], n_train=2, n_points=64)
     x = ds[0]
     assert x.shape == (64, 3) and x.dtype.is_floating_point
-    ds = data.embedded(None, "train", classes=["vase", "lamp"], n_train=2, n_points=64,
-                       labels=True)
+    ds = data.embedded(None, "train", classes=["vase", "lamp"], n_train=2, n_points=64, labels=True)
     x, y = ds[3]
     assert y == 1
     with pytest.raises(DomainError, match="unknown embedded shape classes"):

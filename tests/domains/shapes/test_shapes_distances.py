@@ -41,8 +41,11 @@ def test_lower_bound_holds_and_neighbour_search_is_exact():
     d_xx, d_yy, d_xy, stats = distances.emd_neighbour_matrices(x, y, workers=1)
     n = len(x)
     for row in range(len(joint)):  # joint-row minima equal the exact ones
-        got = np.concatenate([d_xx, d_xy], 1)[row] if row < n else np.concatenate(
-            [d_xy.T, d_yy], 1)[row - n]
+        got = (
+            np.concatenate([d_xx, d_xy], 1)[row]
+            if row < n
+            else np.concatenate([d_xy.T, d_yy], 1)[row - n]
+        )
         got, want = got.copy(), full[row].copy()
         got[row], want[row] = np.inf, np.inf
         assert got.min() == pytest.approx(want.min())
@@ -57,3 +60,20 @@ def test_sinkhorn_approaches_exact():
     exact = [distances.emd_exact(a[i], b[i]) for i in range(2)]
     approx = distances.emd_sinkhorn(torch.tensor(a), torch.tensor(b), eps=1e-3).numpy()
     np.testing.assert_allclose(approx, exact, rtol=0.01)
+
+
+def test_fast_mode_solves_candidates_only():
+    rng = np.random.default_rng(2)
+    base = rng.normal(size=(1, 32, 3))
+    scale = np.array([1, 2, 4])[:, None, None]
+    x = base * scale[np.arange(9) % 3] + 0.1 * rng.normal(size=(9, 32, 3))
+    y = base * scale[np.arange(9) % 3] + 0.1 * rng.normal(size=(9, 32, 3))
+    exact = distances.emd_neighbour_matrices(x, y, workers=1)
+    fast = distances.emd_neighbour_matrices(x, y, mode="fast", top_k=1, workers=1)
+    assert fast[3]["exact_pairs"] < exact[3]["exact_pairs"]
+    assert 0 <= fast[3]["certified"] <= 1
+    # With three candidates per proxy the true neighbours are among the solved pairs.
+    fast = distances.emd_neighbour_matrices(x, y, mode="fast", top_k=3, workers=1)
+    np.testing.assert_allclose(fast[2].min(0), exact[2].min(0))
+    np.testing.assert_allclose(fast[2].min(1), exact[2].min(1))
+    assert (fast[2] == distances.UNSOLVED).any()

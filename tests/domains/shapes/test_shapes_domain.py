@@ -10,8 +10,9 @@ from multigen.domain import Batch, DomainError
 
 def test_describe_decode_undoes_global_normalisation(cache):
     dom = get_domain()
-    ds = dom.load_dataset("embedded", None, "train", classes=["chair", "table"], n_train=3,
-                          n_points=64)
+    ds = dom.load_dataset(
+        "embedded", None, "train", classes=["chair", "table"], n_train=3, n_points=64
+    )
     info = dom.describe(ds)
     assert info["shape"] == [64, 3] and info["num_classes"] == 0 and info["cond_dim"] == 0
     assert info["normalization"] == "global" and 0.5 < info["sigma_data"] < 1.5
@@ -19,8 +20,9 @@ def test_describe_decode_undoes_global_normalisation(cache):
     assert batch.x.shape == (6, 64, 3) and batch.cond is None
     decoded = dom.decode(batch, info)
     np.testing.assert_allclose(decoded.points, ds.points, atol=1e-5)
-    labelled = dom.load_dataset("embedded", None, "train", classes=["chair", "table"],
-                                n_train=3, n_points=64, labels=True)
+    labelled = dom.load_dataset(
+        "embedded", None, "train", classes=["chair", "table"], n_train=3, n_points=64, labels=True
+    )
     info = dom.describe(labelled)
     assert info["num_classes"] == 2 and info["class_names"] == ["chair", "table"]
     assert dom.collate([labelled[0], labelled[5]]).cond.tolist() == [0, 1]
@@ -72,8 +74,9 @@ def test_evaluate_and_reference(tmp_path, cache):
     assert ref.points.shape == (6, 2048, 3)
     rng = np.random.default_rng(0)
     gen = ref.points[:, :128] + rng.normal(scale=0.01, size=(6, 128, 3))
-    scores = dom.evaluate(ShapeSamples(gen.astype(np.float32)), ref, metrics=["cd", "emd", "jsd"],
-                          workers=1)
+    scores = dom.evaluate(
+        ShapeSamples(gen.astype(np.float32)), ref, metrics=["cd", "emd", "jsd"], workers=1
+    )
     assert set(scores) >= {"mmd_cd", "cov_cd", "nna_cd", "mmd_emd", "cov_emd", "nna_emd", "jsd"}
     assert scores["cov_cd"] > 0.5
     assert scores["jsd"] < dom.evaluate(gen + 0.3, ref, metrics=["jsd"])["jsd"]

@@ -31,8 +31,9 @@ def _run(tmp_path, config, extra=()):
     assert (tmp_path / "s" / "meshes" / "mesh_0000.glb").is_file()
     again = api.sample(run, n=3, steps=2, seed=0)
     np.testing.assert_allclose(again.samples.points, res.samples.points, atol=1e-5)
-    scores = api.evaluate("shapes", tmp_path / "s", str(tmp_path / "s" / "samples.npy"),
-                          metrics=["cd", "jsd"])
+    scores = api.evaluate(
+        "shapes", tmp_path / "s", str(tmp_path / "s" / "samples.npy"), metrics=["cd", "jsd"]
+    )
     assert scores["nna_cd"] <= 0.5  # a set against itself: every neighbour is a twin
     return run
 
@@ -51,9 +52,16 @@ def test_every_method_end_to_end(tmp_path, cache, config):
 
 @pytest.mark.slow
 def test_class_conditional_with_guidance(tmp_path, cache):
-    run = _run(tmp_path, "configs/shapes/embedded_edm.yaml",
-               ["data.conditional=true", "data.params.labels=true", "method.cond_drop=0.2",
-                "eval.options.metrics=[cd]"])
+    run = _run(
+        tmp_path,
+        "configs/shapes/embedded_edm.yaml",
+        [
+            "data.conditional=true",
+            "data.params.labels=true",
+            "method.cond_drop=0.2",
+            "eval.options.metrics=[cd]",
+        ],
+    )
     res = api.sample(run, n=2, steps=2, guidance=2.0, cond=[1, 3])
     assert res.samples.labels.tolist() == [1, 3]
 

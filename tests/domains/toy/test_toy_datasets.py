@@ -18,7 +18,7 @@ def test_builtin_shapes_and_normalisation(toy, name):
     assert len(ds) == 2000
     x = torch.stack([ds[i] for i in range(len(ds))])
     assert x.shape == (2000, 2) and x.dtype == torch.float32
-    # isotropic normaliser: zero mean, unit pooled std, aspect ratio kept
+    # isotropic normaliser (train split): zero mean, unit pooled std, aspect ratio kept
     assert x.mean(0).abs().max() < 1e-5
     assert abs(x.pow(2).mean().item() - 1.0) < 1e-4
     ratio = x.std(0) / torch.from_numpy(ds.points.std(0)).float()

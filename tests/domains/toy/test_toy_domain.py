@@ -21,6 +21,13 @@ def test_describe_is_json_and_decode_inverts_the_normaliser(toy):
     points = toy.decode(batch, info)
     assert points.shape == (1000, 2) and points.dtype == torch.float32
     np.testing.assert_allclose(points.numpy(), ds.points, atol=1e-5)
+    # other splits use the training split's normaliser: decoding them with the run's info
+    # must give back their own points (the trainer scores against a decoded test split)
+    for params in ({}, {"n": 1000}):
+        test = toy.load_dataset("grid25", split="test", **params)
+        train_info = toy.describe(toy.load_dataset("grid25", **params))
+        back = toy.decode(toy.collate([test[i] for i in range(len(test))]), train_info)
+        np.testing.assert_allclose(back.numpy(), test.points, atol=1e-5)
     sub = torch.utils.data.Subset(ds, range(10))
     assert toy.describe(sub)["scale"] == info["scale"]
 
