@@ -31,6 +31,21 @@ def test_all_configs_validate():
         load_config(path)
 
 
+def test_sc09_gpu_config_builds_on_cpu():
+    import torch
+
+    from multigen.methods import build_method
+    from multigen.registry import get_domain
+
+    cfg = load_config(CONFIGS / "sc09_diffwave_gpu.yaml")
+    info = {"shape": [1, 16000], "num_classes": 0, "cond_dim": 0, "sigma_data": 0.1,
+            "sample_rate": 16000, "class_names": []}  # fmt: skip
+    method = build_method(cfg, get_domain("audio"), info)
+    net = method.models["model"]
+    assert 2.2e6 < sum(p.numel() for p in net.parameters()) < 2.5e6  # DiffWave-BASE size
+    assert all(p.device.type == "cpu" and torch.isfinite(p).all() for p in net.parameters())
+
+
 def test_flow_train_sample_evaluate(tmp_path: Path):
     run = api.train(
         CONFIGS / "demo_fast.yaml", out=tmp_path / "run", overrides=TINY + TINY_DIFFWAVE

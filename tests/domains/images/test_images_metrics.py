@@ -3,13 +3,13 @@ import pytest
 import torch
 
 from domains.images import get_domain
-from domains.images.features import feature_network
+from domains.images.features import feature_network, features_and_probs
 from domains.images.inception import InceptionV3, inception_outputs, load_inception
 from domains.images.metrics import ImageSet
 from multigen.domain import DomainError
 from multigen.metrics import accuracy
 
-STEPS = 150  # a quick feature CNN; the default (more steps) is exercised by the slow test
+STEPS = 100  # a quick feature CNN; the default (more steps) is exercised by the slow test
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +44,7 @@ def test_reference_against_itself_is_perfect(dom, ref, opts):
     # the i == j pairs), but tiny next to the KID of noise
     noise = torch.randint(0, 256, ref.images.shape, dtype=torch.uint8)
     far = dom.evaluate(noise, ref, **opts)
-    assert abs(m["kid_digitcnn"]) < 0.01 * far["kid_digitcnn"]
+    assert abs(m["kid_digitcnn"]) < 0.05 * far["kid_digitcnn"]
     assert m["precision_digitcnn"] == 1.0 and m["recall_digitcnn"] == 1.0
     assert m["is_digitcnn"] == pytest.approx(m["is_digitcnn_reference"])
     assert m["n_samples"] == m["n_reference"] == len(ref)
@@ -59,7 +59,10 @@ def test_noise_is_far_and_real_data_is_near(dom, ref, opts):
     far = dom.evaluate(noise, ref, **opts)
     assert far["fd_digitcnn"] > 10 * near["fd_digitcnn"]
     assert far["kid_digitcnn"] > 10 * max(near["kid_digitcnn"], 1e-4)
-    assert far["precision_digitcnn"] < 0.2 < 0.6 < near["precision_digitcnn"]
+    # noise features collapse to one small cloud: recall (coverage) exposes it; precision
+    # alone need not, since the cloud may sit inside the digits' k-NN balls
+    assert far["recall_digitcnn"] < 0.1 < 0.8 < near["recall_digitcnn"]
+    assert near["precision_digitcnn"] > 0.8
     assert near["is_digitcnn"] > far["is_digitcnn"] + 1  # real digits: confident, balanced
 
 
@@ -85,6 +88,12 @@ def test_feature_network_is_cached_and_reproducible(ref, opts, tmp_path):
     c = feature_network("digitcnn", ref.images, ref.labels, 10, steps=20, cache_dir=str(c_dir))
     for p, q, r in zip(a.parameters(), b.parameters(), c.parameters()):
         assert torch.equal(p, q) and torch.equal(p, r)  # retraining gives identical weights
+    feats, probs = features_and_probs(a, ref.images[:50])
+    x = ref.images[:50].float() / 127.5 - 1
+    with torch.no_grad():
+        assert torch.allclose(probs, torch.softmax(a(x).double(), 1), atol=1e-6)
+        assert torch.allclose(feats, (a.body(x) / a.feature_scale).double())
+    assert feats.square().mean().sqrt() == pytest.approx(1.0, rel=0.3)  # RMS-normalised
 
 
 @pytest.mark.slow

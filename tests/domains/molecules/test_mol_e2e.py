@@ -58,6 +58,7 @@ def test_gan_end_to_end(tmp_path):
     )
 
 
+@pytest.mark.slow
 def test_e3nn_with_edm_method(tmp_path):
     run(
         tmp_path,
@@ -90,3 +91,17 @@ def test_property_conditioning_with_guidance(tmp_path):
 def test_demo_fast_config(tmp_path):
     out = api.train("configs/molecules/demo_fast.yaml", out=tmp_path / "demo")
     assert (out / "samples" / "samples_grid.png").exists()
+
+
+def test_qm9_gpu_config_builds_edm_sized_egnn_on_cpu():
+    from domains.molecules import get_domain
+    from multigen.config import load_config
+    from multigen.methods import build_method
+
+    cfg = load_config("configs/molecules/qm9_edm_gpu.yaml")
+    info = {"shape": [29, 9], "atom_types": ["H", "C", "N", "O", "F"], "num_classes": 0}
+    info |= {"cond_dim": 0, "sigma_data": 1.0, "n_nodes_hist": {"19": 1.0}}
+    method = build_method(cfg, get_domain(), info)
+    n_params = sum(p.numel() for p in method.models["model"].parameters())
+    assert 5.2e6 < n_params < 5.6e6  # EDM's EGNN 9×256 has 5.3M
+    assert cfg.method.schedule == "polynomial_2" and cfg.method.parameterization == "eps"
