@@ -58,6 +58,7 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--runs", type=Path, default=None, help="keep run folders here")
     p.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
     p.add_argument("--name", default="toy_quality_vs_nfe")
+    p.add_argument("--reuse", action="store_true", help="skip runs already trained in --runs")
     p.add_argument("--quick", action="store_true", help="smoke run: 200 steps, NFE 10/20, n=500")
     p.add_argument(
         "--merge",
@@ -82,14 +83,20 @@ def train_all(args: argparse.Namespace, runs: Path) -> list[dict]:
                 overrides.append(f"train.steps={args.train_steps}")
             overrides += [f"eval.n_samples={args.n}", f"sample.n={args.n}"]
             start = time.perf_counter()
-            run = api.train(config, out=runs / f"{ds}_{method}", overrides=overrides)
-            seconds = time.perf_counter() - start
+            run = runs / f"{ds}_{method}"
+            sidecar = run / "bench_train.json"
+            if args.reuse and (run / "metrics.json").is_file():  # sample again, no retraining
+                seconds = json.loads(sidecar.read_text())["seconds"] if sidecar.is_file() else None
+            else:
+                run = api.train(config, out=run, overrides=overrides)
+                seconds = time.perf_counter() - start
+                sidecar.write_text(json.dumps({"seconds": seconds}))
             log = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
             steps = max(r.get("step", 0) for r in log)
             trained.append(
                 {"dataset": ds, "method": method, "run": run, "steps": steps, "seconds": seconds}
             )
-            print(f"trained {ds}/{method}: {steps} steps in {seconds:.0f} s", flush=True)
+            print(f"trained {ds}/{method}: {steps} steps in {seconds} s", flush=True)
     return trained
 
 
@@ -154,11 +161,13 @@ def markdown(result: dict) -> str:
         f"({result['machine']}, torch {result['torch']}, {cfg['threads']} thread(s)). "
         "DDIM is run with η = 0, which in VE form is the same update as Euler (identical rows "
         "are expected). Heun's NFE is 2·steps − 1. `data` = held-out data scored the same way "
-        "(the floor at this N). GAN: one generator call.",
+        "(the floor at this N). GAN: one generator call. Wall-clock times depend on the "
+        "machine's load; per-cell sampling seconds are in the JSON.",
         "",
         "Training: "
         + "; ".join(
-            f"{t['dataset']}/{t['method']} {t['steps']} steps {t['seconds']:.0f} s"
+            f"{t['dataset']}/{t['method']} {t['steps']} steps"
+            + (f" {t['seconds']:.0f} s" if t["seconds"] is not None else "")
             for t in result["training"]
         ),
         "",

@@ -201,7 +201,8 @@ def read_images(
         except DomainError as err:
             if strict:
                 raise DomainError(
-                    f"{err}; remove or fix the file, or set strict: false to skip unreadable files"
+                    f"{err}; remove or fix the file, or skip unreadable files with strict=false "
+                    "(data.params.strict in a config)"
                 ) from None
             skipped.append((str(path), str(err).split(": ", 1)[-1]))
     return images, kept, skipped

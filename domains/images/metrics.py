@@ -26,7 +26,7 @@ from .features import DEFAULT_STEPS, feature_network, features_and_probs
 
 OPTIONS = {
     "k": "neighbourhood size of precision/recall (default 3)",
-    "classifier_steps": "training steps of the feature CNN (default 500)",
+    "classifier_steps": "training steps of the feature CNN (default 400)",
     "classifier_seed": "seed of the feature CNN (default 0)",
     "kid_subsets": "KID subsets (default 100)",
     "kid_subset_size": "KID subset size (default 1000, clipped to the set sizes)",

@@ -210,7 +210,7 @@ class MoleculeDomain(Domain):
         if name in self.datasets and not self.datasets[name].needs_path:
             mols = self.load_dataset(name, split=split or "all").mols
         elif Path(name).exists():
-            if name in ("qm9",) or (Path(name) / "gdb9.sdf").exists():
+            if (Path(name) / "gdb9.sdf").exists():  # a raw QM9 folder: EDM's split
                 mols = data.qm9_dataset(Path(name), split or "test").mols
             else:
                 mols = self.load_samples(Path(name), strict)

@@ -50,6 +50,9 @@ def qm9_split_indices(n: int, split: str) -> np.ndarray:
     return np.sort(parts[split])
 
 
+_LOADED: dict[tuple[str, float], list[Molecule | None]] = {}  # one parse per file per process
+
+
 def load_qm9(folder: Path, split: str = "train", log: SkipLog | None = None) -> list[Molecule]:
     log = log or SkipLog()
     folder = Path(folder)
@@ -59,6 +62,16 @@ def load_qm9(folder: Path, split: str = "train", log: SkipLog | None = None) -> 
             f"{folder}: QM9 raw files missing: {', '.join(missing)} "
             "(expected gdb9.sdf, gdb9.sdf.csv, uncharacterized.txt from the QM9 distribution)"
         )
+    key = (str((folder / "gdb9.sdf").resolve()), (folder / "gdb9.sdf").stat().st_mtime)
+    if key not in _LOADED:
+        _LOADED.clear()
+        _LOADED[key] = _parse(folder, log)
+    kept = _LOADED[key]
+    idx = qm9_split_indices(len(kept), split)
+    return [kept[i] for i in idx if kept[i] is not None]
+
+
+def _parse(folder: Path, log: SkipLog) -> list[Molecule | None]:
     with (folder / "gdb9.sdf.csv").open(newline="") as fh:
         reader = csv.reader(fh)
         header = [h.strip() for h in next(reader)]
@@ -85,5 +98,4 @@ def load_qm9(folder: Path, split: str = "train", log: SkipLog | None = None) -> 
         m.props = {name: float(v) for name, v in zip(QM9_PROPERTIES, rows[k][1:20])}
         kept.append(m)
     RDLogger.EnableLog("rdApp.*")
-    idx = qm9_split_indices(len(kept), split)
-    return [kept[i] for i in idx if kept[i] is not None]
+    return kept

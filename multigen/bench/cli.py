@@ -99,6 +99,7 @@ def run(args: argparse.Namespace) -> None:
         for path in publish(out, Path(args.publish), f"bench_{suite.name}"):
             print(f"published {path}")
     print(
-        f"{summary['ok']} ok, {summary['failed']} failed, {summary['skipped']} skipped "
+        f"{summary['ok']} ok, {summary['failed']} failed, {summary['skipped']} skipped, "
+        f"{summary['not_run']} not run "
         f"-> {out}/results.md, {out}/report.html"
     )

@@ -20,6 +20,7 @@ MAX_CLOUDS = 2
 MAX_MESHES = 1
 MAX_POINTS = 2048
 MAX_FACES = 1500
+MAX_MOLECULES = 2
 
 
 def data_uri(path: Path, mime: str) -> str:
@@ -59,12 +60,46 @@ def _load_geometry(path: Path) -> dict | None:
     elif len(pts) > MAX_POINTS:
         pts = pts[np.linspace(0, len(pts) - 1, MAX_POINTS).astype(int)]
     pts = pts - pts.mean(0)
-    scale = np.abs(pts).max() or 1.0
+    scale = np.linalg.norm(pts, axis=1).max() or 1.0  # fits the unit ball in any rotation
     # Flat lists keep the inline JSON small: p = x0,y0,z0,x1,...; f = i0,j0,k0,i1,...
     out = {"p": np.round(pts / scale, 3).ravel().tolist()}
     if len(faces):
         out["f"] = faces.ravel().tolist()
     return out
+
+
+def read_xyz_blocks(path: Path, limit: int) -> list[dict]:
+    """The first ``limit`` molecules of a (multi-molecule) XYZ file as element + coordinates,
+    centred and scaled for the viewer (invalid molecules have no 2-D depiction; 3-D still shows
+    what the model made)."""
+    lines = path.read_text().splitlines()
+    out, i = [], 0
+    while i < len(lines) and len(out) < limit:
+        try:
+            n = int(lines[i].split()[0])
+        except (ValueError, IndexError):
+            break
+        rows = [ln.split() for ln in lines[i + 2 : i + 2 + n]]
+        i += 2 + n
+        try:
+            elems = [r[0] for r in rows]
+            pts = np.array([[float(v) for v in r[1:4]] for r in rows])
+        except (ValueError, IndexError):
+            break
+        if len(pts) == 0 or not np.isfinite(pts).all():
+            continue
+        pts = pts - pts.mean(0)
+        scale = np.linalg.norm(pts, axis=1).max() or 1.0  # fits the unit ball in any rotation
+        out.append({"p": np.round(pts / scale, 3).ravel().tolist(), "e": elems})
+    return out
+
+
+def _canvas(geo: dict, title: str) -> str:
+    payload = html.escape(json.dumps(geo, separators=(",", ":")))
+    return (
+        f'<canvas class="geo" width="220" height="220" title="{html.escape(title)} '
+        f'(drag to rotate)" data-geo="{payload}"></canvas>'
+    )
 
 
 def gallery_html(out: Path, rel_files: list[str]) -> str:
@@ -87,11 +122,13 @@ def gallery_html(out: Path, rel_files: list[str]) -> str:
         g = _load_geometry(f)
         if g is None:
             continue
-        payload = html.escape(json.dumps(g, separators=(",", ":")))
-        parts.append(
-            f'<canvas class="geo" width="220" height="220" title="{html.escape(f.name)} '
-            f'(drag to rotate)" data-geo="{payload}"></canvas>'
-        )
+        parts.append(_canvas(g, f.name))
+    for f in [f for f in files if f.suffix.lower() == ".xyz"][:1]:
+        try:
+            mols = read_xyz_blocks(f, MAX_MOLECULES)
+        except (OSError, UnicodeDecodeError):
+            mols = []
+        parts += [_canvas(m, f"{f.name} #{k}") for k, m in enumerate(mols)]
     if not parts and files:
         names = ", ".join(html.escape(f.name) for f in files[:6])
         parts.append(f'<p class="muted">files: {names}</p>')

@@ -41,6 +41,29 @@ def load_anchors() -> dict[str, Any]:
     return yaml.safe_load(path.read_text()) if path.is_file() else {}
 
 
+def pending_cells(suite: Suite, stored: set[str]) -> list[dict[str, Any]]:
+    """Planned cells with no stored result (interrupted, or still running elsewhere)."""
+    from .runner import cell_id
+
+    out = []
+    for d, v, k in suite.cells():
+        cid = cell_id(d, v.name, k)
+        if cid not in stored:
+            out.append(
+                {
+                    "id": cid,
+                    "suite": suite.name,
+                    "domain": d,
+                    "variant": v.name,
+                    "train_method": v.train,
+                    "sampler": v.sampler or "generator",
+                    "nfe_budget": k,
+                    "status": "not_run",
+                }
+            )
+    return out
+
+
 def write_outputs(
     out: Path, suite: Suite, wall_seconds: float | None = None, interrupted: bool = False
 ) -> dict[str, Any]:
@@ -48,6 +71,7 @@ def write_outputs(
 
     out = Path(out)
     cells = [c for c in load_cells(out) if c.get("suite") == suite.name]
+    cells += pending_cells(suite, {c["id"] for c in cells})
     data_rows = load_data_rows(out)
     domains = list(dict.fromkeys([*suite.domains, *(c["domain"] for c in cells)]))
     quality = {
@@ -63,7 +87,8 @@ def write_outputs(
         dcells = [c for c in cells if c["domain"] == d]
         files = plot_domain(d, dcells, data_rows.get(d), quality[d], out / "plots")
         plots[d] = [str(f.relative_to(out)) for f in files]
-    counts = {s: sum(c["status"] == s for c in cells) for s in ("ok", "failed", "skipped")}
+    statuses = ("ok", "failed", "skipped", "not_run")
+    counts = {s: sum(c["status"] == s for c in cells) for s in statuses}
     summary = {
         "suite": suite.name,
         "description": suite.description,
@@ -97,7 +122,8 @@ def results_markdown(summary: dict[str, Any], domains: list[str], quality: dict[
         f"{summary['created']} · {m.get('gpu') or 'CPU'} · {m['cpu_count']} cores · "
         f"load {m.get('load_avg_1m', '?')} · torch {v['torch']} · python {v['python']}",
         "",
-        f"Cells: {summary['ok']} ok, {summary['failed']} failed, {summary['skipped']} skipped"
+        f"Cells: {summary['ok']} ok, {summary['failed']} failed, {summary['skipped']} skipped, "
+        f"{summary['not_run']} not run"
         + (" (interrupted)" if summary["interrupted"] else "")
         + ". Each training method is trained once per domain with the same number of steps; "
         "the data row scores real held-out data against the same reference (the floor).",

@@ -69,7 +69,11 @@ def pareto(points: list[tuple[float, float]], better: str) -> list[tuple[float, 
 
 def _finish_axes(ax: Any, values: list[float]) -> None:
     """Log axes where the numbers span orders of magnitude; no cluttered minor labels."""
-    ax.xaxis.set_minor_formatter(NullFormatter())
+    x0, x1 = ax.dataLim.intervalx
+    if x0 > 0 and x1 / x0 < 10:  # less than a decade: a log axis would have no labels
+        ax.set_xscale("linear")
+    else:
+        ax.xaxis.set_minor_formatter(NullFormatter())
     pos = [v for v in values if v > 0]
     if pos and len(pos) == len(values) and max(pos) / min(pos) > 50:
         ax.set_yscale("log")

@@ -45,6 +45,10 @@ window.addEventListener('error',function(e){window.__errors.push(String(e.messag
 # A tiny orthographic viewer: drag to rotate, points depth-sorted, meshes as wireframes.
 VIEWER = """
 (function(){
+ var COL={H:'#eeeeee',C:'#555555',N:'#3050f8',O:'#ff0d0d',F:'#90e050',S:'#ffff30',
+  Cl:'#1ff01f',P:'#ff8000',Br:'#a62929',I:'#940094'};
+ function depth(P){return P.map(function(_,i){return i;})
+  .sort(function(i,j){return P[i][2]-P[j][2];});}
  function draw(c,g,a,b){var x=c.getContext('2d'),w=c.width,h=c.height,s=0.42*Math.min(w,h);
   x.clearRect(0,0,w,h);var ca=Math.cos(a),sa=Math.sin(a),cb=Math.cos(b),sb=Math.sin(b);
   var P=g.points.map(function(p){var X=ca*p[0]+sa*p[2],Z=-sa*p[0]+ca*p[2];
@@ -52,14 +56,18 @@ VIEWER = """
   if(g.faces){x.strokeStyle='rgba(40,70,140,0.35)';x.lineWidth=0.6;x.beginPath();
    g.faces.forEach(function(f){var p=P[f[0]],q=P[f[1]],r=P[f[2]];if(!p||!q||!r)return;
     x.moveTo(p[0],p[1]);x.lineTo(q[0],q[1]);x.lineTo(r[0],r[1]);x.closePath();});x.stroke();}
-  else{var idx=P.map(function(_,i){return i;}).sort(function(i,j){return P[i][2]-P[j][2];});
-   idx.forEach(function(i){var p=P[i],t=(p[2]+1)/2;
+  else if(g.elems){depth(P).forEach(function(i){var p=P[i],e=g.elems[i],c2=COL[e]||'#b0b';
+    x.beginPath();
+    x.arc(p[0],p[1],e==='H'?3:5.5,0,6.2832);x.fillStyle=c2;x.fill();x.strokeStyle='#333';
+    x.lineWidth=0.6;x.stroke();});}
+  else{depth(P).forEach(function(i){var p=P[i],t=(p[2]+1)/2;
     x.fillStyle='rgba('+Math.round(30+170*t)+','+Math.round(80+60*t)+',200,0.85)';
     x.fillRect(p[0]-1.2,p[1]-1.2,2.4,2.4);});}
   c.setAttribute('data-drawn','1');}
  document.querySelectorAll('canvas.geo').forEach(function(c){
   var r=JSON.parse(c.getAttribute('data-geo')),g={points:[]},i,a=0.6,b=0.35,d=null;
   for(i=0;i+2<r.p.length;i+=3)g.points.push([r.p[i],r.p[i+1],r.p[i+2]]);
+  if(r.e)g.elems=r.e;
   if(r.f){g.faces=[];for(i=0;i+2<r.f.length;i+=3)g.faces.push([r.f[i],r.f[i+1],r.f[i+2]]);}
   draw(c,g,a,b);
   c.addEventListener('pointerdown',function(e){d=[e.clientX,e.clientY];c.setPointerCapture(e.pointerId);});

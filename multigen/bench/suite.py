@@ -181,10 +181,11 @@ def suite_path(name: str) -> Path:
 
 def discover_configs(domain: str, pattern: str = "*.yaml") -> dict[str, TrainJob]:
     """Base configs per training method found in configs/<domain>/ (demos and, unless the
-    pattern asks for them, GPU configs excluded). A diffusion method without its own config
-    reuses another diffusion config with the method section replaced."""
+    pattern asks for them, GPU configs excluded). Methods are compared on one data set: the
+    one with configs for the most methods. A diffusion method without its own config reuses
+    another diffusion config of that data set with the method section replaced."""
     folder = CONFIG_DIR / domain
-    found: dict[str, Path] = {}
+    by_data: dict[str, dict[str, Path]] = {}
     for path in sorted(folder.glob("*.yaml")):
         if not fnmatch.fnmatch(path.name, pattern) or path.stem.startswith("demo"):
             continue
@@ -193,10 +194,12 @@ def discover_configs(domain: str, pattern: str = "*.yaml") -> dict[str, TrainJob
         try:
             raw = yaml.safe_load(path.read_text()) or {}
             method = (raw.get("method") or {}).get("name")
+            data = str((raw.get("data") or {}).get("name"))
         except (OSError, yaml.YAMLError, AttributeError):
             continue
-        if method in METHODS and method not in found:
-            found[method] = path
+        if method in METHODS:
+            by_data.setdefault(data, {}).setdefault(method, path)
+    found = max(by_data.values(), key=len) if by_data else {}
     jobs = {m: TrainJob(domain, m, p, []) for m, p in found.items()}
     donor = next((found[m] for m in ("edm", "ddpm", "flow") if m in found), None)
     for m in METHODS:

@@ -74,6 +74,8 @@ def domain_table(
             status = f"failed ({c.get('phase')}): {c.get('error', '')[:120]}"
         elif status == "skipped":
             status = f"skipped: {c.get('reason', '')}"
+        elif status == "not_run":
+            status = "not run (interrupted or pending)"
         rows.append(
             [
                 c["variant"],
