@@ -91,7 +91,14 @@ def cmd_sample(args: argparse.Namespace) -> None:
 def cmd_evaluate(args: argparse.Namespace) -> None:
     from multigen import api
 
-    options = dict(kv.split("=", 1) for kv in (args.option or []))
+    import yaml
+
+    options = {}
+    for kv in args.option or []:
+        if "=" not in kv:
+            raise DomainError(f"--option expects KEY=VALUE, got {kv!r}")
+        key, value = kv.split("=", 1)
+        options[key] = yaml.safe_load(value)
     scores = api.evaluate(
         args.domain, Path(args.samples), args.reference, out=args.out, strict=args.strict, **options
     )

@@ -121,6 +121,13 @@ class Trainer:
         torch.manual_seed(tc.seed)
         self.dataset = self._dataset("train")
         self.info = domain.describe(self.dataset)
+        if not config.data.conditional:  # labels in the data are not fed to the network
+            self.info = {
+                **self.info,
+                "data_num_classes": self.info.get("num_classes", 0),
+                "num_classes": 0,
+                "cond_dim": 0,
+            }
         self.method: Method = build_method(config, domain, self.info)
         self.models = {k: m.to(self.device) for k, m in self.method.models.items()}
         if self.dist.enabled:
@@ -235,6 +242,8 @@ class Trainer:
 
     def train_step(self, batch) -> dict[str, torch.Tensor]:
         tc = self.cfg.train
+        if not self.cfg.data.conditional:
+            batch.cond = None
         local = len(batch)
         first = self.dist.rank * local
         gens = step_generators(tc.seed, self.step, range(first, first + local), self.device)
