@@ -134,8 +134,9 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true", help="2 timed repeats, smaller net check")
     ap.add_argument("--batch", type=int, default=64)
+    ap.add_argument("--reps", type=int, default=None, help="timed repeats after one warm-up")
     args = ap.parse_args()
-    reps = 2 if args.quick else 3
+    reps = args.reps or (2 if args.quick else 3)
     d = get_domain()
     ds = d.load_dataset("embedded", split="train")
     info = d.describe(ds)
@@ -171,6 +172,7 @@ def main() -> None:
         )
         print(rows[-1], flush=True)
     result = {
+        "timed_repeats": reps,
         "machine": {
             "cpu_count": os.cpu_count(),
             "torch_threads": torch.get_num_threads(),

@@ -58,6 +58,7 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--runs", type=Path, default=None, help="keep run folders here")
     p.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
     p.add_argument("--name", default="toy_quality_vs_nfe")
+    p.add_argument("--samplers", nargs="+", help="only these samplers (default: all that apply)")
     p.add_argument("--reuse", action="store_true", help="skip runs already trained in --runs")
     p.add_argument("--quick", action="store_true", help="smoke run: 200 steps, NFE 10/20, n=500")
     p.add_argument(
@@ -117,6 +118,8 @@ def sample_all(args: argparse.Namespace, trained: list[dict]) -> list[dict]:
         run = api.load_run(t["run"])
         ref = references[t["dataset"]]
         for sampler in SAMPLERS[t["method"]]:
+            if args.samplers and sampler not in args.samplers:
+                continue
             targets = [1] if sampler == "generator" else args.nfe
             for target in targets:
                 steps = 1 if sampler == "generator" else steps_for_nfe(sampler, target)
