@@ -100,18 +100,14 @@ def matmul_gflops(n: int = 2048, reps: int = 5) -> float:
     return 2 * n**3 * reps / (time.perf_counter() - t) / 1e9
 
 
-def timed(fn, reps: int) -> float:
-    fn()  # warm-up
-    times = []
-    for _ in range(reps):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
+def timed(fn) -> float:
+    t = time.perf_counter()
+    fn()
+    return time.perf_counter() - t
 
 
-def measure(net, precision: str, batch, c, reps: int) -> tuple[float, float]:
-    """Median seconds of one no-grad denoiser call and of one training step."""
+def measure(net, precision: str, batch, c, _reps: int = 0) -> tuple[float, float]:
+    """Seconds of one no-grad denoiser call and of one training step."""
     opt = torch.optim.AdamW(net.parameters(), lr=1e-4)
     bf16 = precision == "bf16"
 
@@ -127,7 +123,7 @@ def measure(net, precision: str, batch, c, reps: int) -> tuple[float, float]:
         loss.backward()
         opt.step()
 
-    return timed(call, reps), timed(step, reps)
+    return timed(call), timed(step)
 
 
 def main() -> None:
@@ -146,22 +142,34 @@ def main() -> None:
         d.noise(tmpl, [torch.Generator().manual_seed(i) for i in range(args.batch)])
     )
     c = torch.full((args.batch,), 500.0)
-    rows = []
     variants = [("edm_style", "fp32")] + [
         (g, p) for g in ("dense", "sparse") for p in ("fp32", "bf16")
     ]
+    nets = {}
     for graph, precision in variants:
         torch.manual_seed(0)
         if graph == "edm_style":
-            net = EDMStyleEGNN(info["shape"][-1] - 3)
+            nets[graph, precision] = EDMStyleEGNN(info["shape"][-1] - 3)
         else:
-            net = EGNNDenoiser(info, hidden=256, layers=9, graph=graph)
-        t_call, t_step = measure(net, precision, batch, c, reps)
+            nets[graph, precision] = EGNNDenoiser(info, hidden=256, layers=9, graph=graph)
+    # Interleaved rounds (A B C ... A B C ...): load drift on a shared machine hits every
+    # variant alike, so the same-run ratios stay fair. Round 0 is a warm-up.
+    times: dict[tuple[str, str], list[tuple[float, float]]] = {v: [] for v in variants}
+    for rnd in range(reps + 1):
+        for v in variants:
+            t_call, t_step = measure(nets[v], v[1], batch, c, 0)
+            if rnd:
+                times[v].append((t_call, t_step))
+            print(rnd, v, round(t_call, 3), round(t_step, 3), flush=True)
+    rows = []
+    for (graph, precision), ts in times.items():
+        t_call = statistics.median(t for t, _ in ts)
+        t_step = statistics.median(t for _, t in ts)
         rows.append(
             {
                 "graph": graph,
                 "precision": precision,
-                "params": sum(p.numel() for p in net.parameters()),
+                "params": sum(p.numel() for p in nets[graph, precision].parameters()),
                 "call_s": t_call,
                 "train_step_s": t_step,
                 "train_mol_per_s": args.batch / t_step,
@@ -170,9 +178,9 @@ def main() -> None:
                 "call_speedup_vs_edm": EDM_CALL_S / t_call,
             }
         )
-        print(rows[-1], flush=True)
     result = {
         "timed_repeats": reps,
+        "interleaved": True,
         "machine": {
             "cpu_count": os.cpu_count(),
             "torch_threads": torch.get_num_threads(),

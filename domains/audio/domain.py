@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -158,8 +158,7 @@ class AudioDomain(Domain):
                 )
             from domains.audio.audio_io import fit_length
 
-            gen = S.AudioSamples(fit_length(gen.waves, t_ref), gen.sample_rate, gen.labels,
-                                 gen.names, gen.class_names, gen.skipped, gen.from_files)  # fmt: skip
+            gen = replace(gen, waves=fit_length(gen.waves, t_ref))
         if len(gen) < 2 or len(ref) < 2:
             raise DomainError(
                 f"need at least 2 samples and 2 reference clips (got {len(gen)}, {len(ref)})"

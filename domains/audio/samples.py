@@ -43,14 +43,16 @@ class AudioSamples:
             self.names = [f"sample_{i:05d}" for i in range(len(self.waves))]
 
     def head(self, n: int | None) -> AudioSamples:
+        """At most ``n`` clips: a fixed (seed 0) random subset kept in file order, so a
+        folder sorted by class still yields every class."""
         if n is None or n >= len(self):
             return self
-        labels = None if self.labels is None else self.labels[:n]
+        idx = torch.randperm(len(self), generator=torch.Generator().manual_seed(0))[:n].sort()[0]
         return AudioSamples(
-            self.waves[:n],
+            self.waves[idx],
             self.sample_rate,
-            labels,
-            self.names[:n],
+            None if self.labels is None else self.labels[idx],
+            [self.names[i] for i in idx.tolist()],
             self.class_names,
             self.skipped,
             self.from_files,

@@ -22,6 +22,7 @@ from multigen.nn import ConditionEmbedding, Generator
 def phase_shuffle(x: Tensor, n: int, generator: torch.Generator | None = None) -> Tensor:
     """Shift each example in time by a random k in [-n, n] with reflection padding, so the
     discriminator cannot key on the transposed convs' periodic artefacts."""
+    n = min(n, x.shape[-1] - 1)  # reflection needs n < length (very short clips)
     if n <= 0:
         return x
     shifts = torch.randint(-n, n + 1, (x.shape[0],), generator=generator, device="cpu")

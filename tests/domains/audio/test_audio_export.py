@@ -46,3 +46,11 @@ def test_reference_spec(tmp_path: Path):
         dom.reference("sc09")
     with pytest.raises(DomainError, match="neither an existing path"):
         dom.reference("nothing-here")
+
+
+def test_head_subsets_across_classes(wav_folder: Path):
+    s = get_domain().load_samples(wav_folder)  # files sorted: all "high" first, then "low"
+    assert s.labels.tolist() == [0, 0, 0, 1, 1, 1] and s.class_names == ["high", "low"]
+    sub = s.head(4)
+    assert len(sub) == 4 and set(sub.labels.tolist()) == {0, 1}
+    assert sub.names == sorted(sub.names)  # file order kept
