@@ -1,0 +1,1 @@
+"""Molecule metrics: EDM stability, RDKit chemistry, geometry distributions."""
