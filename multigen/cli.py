@@ -89,9 +89,9 @@ def cmd_sample(args: argparse.Namespace) -> None:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> None:
-    from multigen import api
-
     import yaml
+
+    from multigen import api
 
     options = {}
     for kv in args.option or []:
