@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from scipy.optimize import linear_sum_assignment
@@ -63,8 +63,8 @@ class Method:
     info: dict[str, Any]
     models: dict[str, nn.Module] = field(default_factory=dict)
 
-    default_sampler = "euler"
-    ema_models: tuple[str, ...] = ()
+    default_sampler: ClassVar[str] = "euler"
+    ema_models: ClassVar[tuple[str, ...]] = ()  # class-level: not a dataclass field
 
     def __post_init__(self) -> None:
         """Subclasses build their networks here (the dataclass __init__ calls it)."""
@@ -223,6 +223,8 @@ class DiffusionFamily(Method):
     ) -> Batch:
         name = options.sampler or self.default_sampler
         fn = S.get_sampler(name)
+        if name == "heun" and isinstance(self.config, FlowMethod):
+            fn = S.heun_flow  # flows integrate their ODE in t (no churn)
         if sigmas is None:
             sigmas = self.sigmas(options.steps, options.schedule)
         model = models["model"]
@@ -242,7 +244,7 @@ class DiffusionFamily(Method):
         kwargs: dict[str, Any] = {}
         if name == "ddim":
             kwargs["eta"] = options.eta
-        if name == "heun":
+        if fn is S.heun:
             kwargs["churn"] = options.churn
         x = self.initial_scale(sigmas[0].item()) * noise()
         x = fn(denoise, x, sigmas, noise, **kwargs)

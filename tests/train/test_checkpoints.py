@@ -36,6 +36,9 @@ def test_keep_last_and_layout(tmp_path):
     for f in ("config.yaml", "log.jsonl", "metrics.json"):
         assert (run / f).is_file()
     assert not list((run / "checkpoints").glob(".tmp_*"))
+    keys = weights(run).keys()
+    assert any(k.startswith("ema/model.") for k in keys)  # EMA is saved and used for sampling
+    assert any(k.startswith("model/model.") for k in keys)
 
 
 def test_crash_during_save_keeps_last_good_checkpoint(tmp_path, monkeypatch):
