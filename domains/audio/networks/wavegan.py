@@ -28,7 +28,7 @@ def phase_shuffle(x: Tensor, n: int, generator: torch.Generator | None = None) -
     shifts = torch.randint(-n, n + 1, (x.shape[0],), generator=generator, device="cpu")
     padded = F.pad(x, (n, n), mode="reflect")
     t = x.shape[-1]
-    out = torch.empty_like(x)
+    out = torch.empty_like(padded[..., :t])  # padded's dtype: autocast may run pad in fp32
     for k in shifts.unique().tolist():
         rows = (shifts == k).nonzero().squeeze(1).to(x.device)
         # output[t] = input[t - k]: start reading k samples before position n

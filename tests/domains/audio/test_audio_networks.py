@@ -126,3 +126,14 @@ def test_builders_read_info():
         torch.randn(1, 1, 512)
     ).shape == (1,)
     assert dom.networks["unet1d"].builder(info, channels=8, mults=[1, 2]).levels == 2
+
+
+def test_phase_shuffle_under_bf16_autocast():
+    import torch
+
+    from domains.audio.networks.wavegan import phase_shuffle
+
+    x = torch.randn(4, 8, 64, dtype=torch.bfloat16)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        y = phase_shuffle(x, 2, torch.Generator().manual_seed(0))
+    assert y.shape == x.shape and torch.isfinite(y).all()
