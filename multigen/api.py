@@ -9,6 +9,7 @@ print(api.evaluate("toy", res.samples, "eight_gaussians:test"))
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -220,8 +221,6 @@ def demo(
         config = demo_config(name, fast)
         run_dir = out / name
         if ckpt.latest_checkpoint(run_dir):
-            import shutil
-
             shutil.rmtree(run_dir)  # a demo always starts fresh
         start = time.perf_counter()
         train(config, out=run_dir)
