@@ -69,6 +69,15 @@ def expand_mask(mask: Tensor | None, x: Tensor) -> Tensor | None:
     return mask.reshape(mask.shape + (1,) * (x.ndim - mask.ndim)).to(x.dtype)
 
 
+def unwrap_dataset(dataset: Any, cls: type, domain: str) -> Any:
+    """The domain's own dataset under torch wrappers (Subset, …), for ``describe``."""
+    while not isinstance(dataset, cls) and hasattr(dataset, "dataset"):
+        dataset = dataset.dataset
+    if not isinstance(dataset, cls):
+        raise DomainError(f"domain {domain!r} cannot describe a {type(dataset).__name__}")
+    return dataset
+
+
 @dataclass
 class DatasetSpec:
     """A named dataset a domain can build.

@@ -15,7 +15,7 @@ from domains.audio.metrics.mel import fd_mel
 from domains.audio.metrics.spectral import MIN_SPECTRAL_LENGTH, lsd, mr_stft
 from domains.audio.networks import network_specs
 from domains.audio.spoken_digits import prepare as prepare_spoken_digits
-from multigen.domain import Batch, DatasetSpec, Domain, DomainError
+from multigen.domain import Batch, DatasetSpec, Domain, DomainError, unwrap_dataset
 
 
 def dataset_specs() -> dict[str, DatasetSpec]:
@@ -29,14 +29,6 @@ def dataset_specs() -> dict[str, DatasetSpec]:
                     D.spoken_digits, prepare=prepare_spoken_digits),
     ]  # fmt: skip
     return {s.name: s for s in specs}
-
-
-def _unwrap(dataset: Any) -> D.WaveDataset:
-    while not isinstance(dataset, D.WaveDataset) and hasattr(dataset, "dataset"):
-        dataset = dataset.dataset
-    if not isinstance(dataset, D.WaveDataset):
-        raise DomainError(f"audio domain cannot describe a {type(dataset).__name__}")
-    return dataset
 
 
 def _as_samples(obj: Any, what: str) -> S.AudioSamples:
@@ -69,7 +61,7 @@ class AudioDomain(Domain):
 
     # ---- data -------------------------------------------------------------------------
     def describe(self, dataset: torch.utils.data.Dataset) -> dict[str, Any]:
-        ds = _unwrap(dataset)
+        ds = unwrap_dataset(dataset, D.WaveDataset, "audio")
         labelled = ds.labels is not None and bool((ds.labels >= 0).any())
         return {
             "shape": [1, int(ds.waves.shape[1])],

@@ -11,7 +11,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from multigen.domain import Batch, DatasetSpec, Domain, DomainError, NetworkSpec
+from multigen.domain import Batch, DatasetSpec, Domain, DomainError, NetworkSpec, unwrap_dataset
 
 from . import data
 from .dcgan import build_discriminator, build_generator
@@ -60,14 +60,6 @@ def _networks() -> dict[str, NetworkSpec]:
     }
 
 
-def _base_dataset(dataset: torch.utils.data.Dataset) -> data.ImageDataset:
-    while isinstance(dataset, torch.utils.data.Subset):
-        dataset = dataset.dataset
-    if not isinstance(dataset, data.ImageDataset):
-        raise DomainError(f"images: cannot describe a {type(dataset).__name__}")
-    return dataset
-
-
 def _subsample(images: Tensor, labels: Tensor | None, n: int | None, seed: int = 0):
     """A fixed random subset of size n (the same for every call)."""
     if n is None or n >= len(images):
@@ -96,7 +88,7 @@ class ImageDomain(Domain):
         return Batch(torch.stack(list(items)))
 
     def describe(self, dataset: torch.utils.data.Dataset) -> dict[str, Any]:
-        ds = _base_dataset(dataset)
+        ds = unwrap_dataset(dataset, data.ImageDataset, "images")
         return {
             "shape": list(ds.images.shape[1:]),
             "num_classes": ds.num_classes,

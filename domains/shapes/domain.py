@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from multigen.domain import Batch, DatasetSpec, Domain, DomainError, NetworkSpec
+from multigen.domain import Batch, DatasetSpec, Domain, DomainError, NetworkSpec, unwrap_dataset
 
 from . import data, meshes, metrics, networks, normalize, pointfiles, reconstruct, render
 
@@ -25,14 +25,6 @@ class ShapeSamples:
 
     def __len__(self) -> int:
         return len(self.points)
-
-
-def _unwrap(dataset: Any) -> data.PointCloudSet:
-    while not isinstance(dataset, data.PointCloudSet) and hasattr(dataset, "dataset"):
-        dataset = dataset.dataset
-    if not isinstance(dataset, data.PointCloudSet):
-        raise DomainError(f"shapes cannot describe a {type(dataset).__name__}")
-    return dataset
 
 
 def _common_size(clouds: list[np.ndarray], seed: int = 0) -> np.ndarray:
@@ -99,7 +91,7 @@ class ShapesDomain(Domain):
         return Batch(torch.stack(list(items)))
 
     def describe(self, dataset) -> dict[str, Any]:
-        ds = _unwrap(dataset)
+        ds = unwrap_dataset(dataset, data.PointCloudSet, "shapes")
         rng = np.random.default_rng(0)
         pick = rng.choice(len(ds), min(len(ds), 256), replace=False)
         sample = np.stack([ds.to_network(ds.cloud(int(i))) for i in pick])

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from multigen.domain import Batch, DatasetSpec, Domain, DomainError, NetworkSpec
+from multigen.domain import Batch, DatasetSpec, Domain, DomainError, NetworkSpec, unwrap_dataset
 
 from . import metrics
 from .datasets import (
@@ -46,14 +46,6 @@ def _as_points(samples: Any, what: str = "samples") -> np.ndarray:
     return arr
 
 
-def _unwrap(dataset: Any) -> ToyDataset:
-    while not isinstance(dataset, ToyDataset) and hasattr(dataset, "dataset"):
-        dataset = dataset.dataset  # torch Subset / wrappers
-    if not isinstance(dataset, ToyDataset):
-        raise DomainError(f"toy domain cannot describe a {type(dataset).__name__}")
-    return dataset
-
-
 @dataclass
 class ToyDomain(Domain):
     name: str = "toy"
@@ -63,7 +55,7 @@ class ToyDomain(Domain):
 
     # ---- data -------------------------------------------------------------------------
     def describe(self, dataset: torch.utils.data.Dataset) -> dict[str, Any]:
-        ds = _unwrap(dataset)
+        ds = unwrap_dataset(dataset, ToyDataset, "toy")
         x = ds._x.double()
         return {
             "shape": [2],
