@@ -18,7 +18,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from multigen.config import RunConfig, load_config
+from multigen.config import RunConfig, SampleConfig, load_config
 from multigen.domain import Batch, Domain, DomainError
 from multigen.generate import generate
 from multigen.methods import Method, build_method
@@ -121,6 +121,8 @@ def sample(
     device: str = "auto",
     eta: float | None = None,
     churn: float | None = None,
+    compile: bool | None = None,
+    schedule: str | None = None,
 ) -> SampleResult:
     """Draw samples from a trained run and (when ``out`` is given) write them as files."""
     from multigen.methods import nfe
@@ -128,10 +130,23 @@ def sample(
     run = run_dir if isinstance(run_dir, LoadedRun) else load_run(run_dir, checkpoint, device)
     options = run.config.sample.model_copy()
     for key, value in dict(
-        n=n, sampler=sampler, steps=steps, guidance=guidance, seed=seed, eta=eta, churn=churn
+        n=n,
+        sampler=sampler,
+        steps=steps,
+        guidance=guidance,
+        seed=seed,
+        eta=eta,
+        churn=churn,
+        compile=compile,
+        schedule=schedule,
     ).items():
         if value is not None:
             setattr(options, key, value)
+    schedules = SampleConfig.model_fields["schedule"].annotation.__args__
+    if options.schedule not in schedules:
+        raise DomainError(
+            f"schedule {options.schedule!r} unknown; use one of {', '.join(schedules)}"
+        )
     if options.n < 1:
         raise DomainError(f"--n must be at least 1 (got {options.n})")
     if options.steps < 1:

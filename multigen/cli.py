@@ -84,6 +84,10 @@ def cmd_sample(args: argparse.Namespace) -> None:
         cond=args.cond,
         checkpoint=args.checkpoint,
         device=args.device,
+        compile=args.compile or None,
+        schedule=args.schedule,
+        eta=args.eta,
+        churn=args.churn,
     )
     print(f"{len(res.batch)} samples ({res.nfe} NFE) in {res.seconds:.2f} s -> {out}")
 
@@ -179,6 +183,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--cond", type=int, help="class label for conditional runs")
     s.add_argument("--checkpoint", default="latest", help="latest, best or a checkpoint folder")
     s.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    s.add_argument("--schedule", choices=["default", "karras", "diffwave_fast"])
+    s.add_argument("--eta", type=float, help="DDIM stochasticity (0 = deterministic)")
+    s.add_argument("--churn", type=float, help="EDM Heun S_churn")
+    s.add_argument(
+        "--compile", action="store_true", help="torch.compile the networks (slow first call)"
+    )
     s.add_argument("--out")
 
     e = sub.add_parser("evaluate", help="score sample files against a reference")

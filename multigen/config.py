@@ -119,6 +119,11 @@ class SampleConfig(Section):
     eta: float = Field(0.0, ge=0.0, description="DDIM stochasticity (0 = deterministic DDIM)")
     churn: float = Field(0.0, ge=0.0, description="EDM Heun S_churn")
     seed: int = 0
+    compile: bool = Field(
+        False,
+        description="torch.compile the networks before sampling: the first call compiles "
+        "(tens of seconds), later calls run fused kernels (pays off for long sampling)",
+    )
 
 
 class EvalConfig(Section):

@@ -72,6 +72,8 @@ def generate(
         raise ValueError(f"the number of samples must be at least 1 (got {n})")
     for m in models.values():
         m.eval()
+    if options.compile:
+        models = {k: torch.compile(m) for k, m in models.items()}
     seeds = [options.seed + i for i in range(n)]
     if cond is None and conditional:
         cond = default_condition(info, seeds)

@@ -6,9 +6,11 @@ import subprocess
 import sys
 
 import pytest
+import torch
 import yaml
 
 from multigen.cli import main
+from multigen.domain import DomainError
 from tests.train.helpers import tiny_config
 
 
@@ -101,6 +103,21 @@ def test_sample_bad_options(run_dir, tmp_path, capsys):
     assert not (tmp_path / "z").exists()
     assert main(["sample", str(run_dir), "--sampler", "plms"]) == 2
     assert "choose one of" in capsys.readouterr().err
+
+
+def test_sample_options_reach_the_sampler(run_dir):
+    """--schedule/--eta reach the sampler (different draws); torch.compile changes nothing."""
+    from multigen import api
+
+    run = api.load_run(run_dir, device="cpu")
+    base = api.sample(run, n=16, sampler="ddim", steps=6, seed=3).batch.x
+    stochastic = api.sample(run, n=16, sampler="ddim", steps=6, seed=3, eta=1.0).batch.x
+    fast = api.sample(run, n=16, sampler="ddim", steps=6, seed=3, schedule="diffwave_fast").batch.x
+    assert not torch.allclose(base, stochastic) and not torch.allclose(base, fast)
+    compiled = api.sample(run, n=16, sampler="ddim", steps=6, seed=3, compile=True).batch.x
+    torch.testing.assert_close(compiled, base, atol=1e-4, rtol=1e-4)
+    with pytest.raises(DomainError, match="schedule 'fast' unknown"):
+        api.sample(run, n=4, schedule="fast")
 
 
 def test_config_typo_exit_code(tmp_path):
