@@ -180,7 +180,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--steps", type=int)
     s.add_argument("--guidance", type=float)
     s.add_argument("--seed", type=int)
-    s.add_argument("--cond", type=int, help="class label for conditional runs")
+    s.add_argument(
+        "--cond", type=int, help="class label (class-conditional runs) or atom count (molecules)"
+    )
     s.add_argument("--checkpoint", default="latest", help="latest, best or a checkpoint folder")
     s.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     s.add_argument("--schedule", choices=["default", "karras", "diffwave_fast"])

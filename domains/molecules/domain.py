@@ -119,9 +119,17 @@ class MoleculeDomain(Domain):
         return align_batch(batch.x, noise, self._mask(batch))
 
     def template(self, info, n, generator, cond=None, device="cpu") -> Batch:
+        """Atom counts (and property targets) for ``n`` samples.
+
+        ``cond`` may hold property targets (floats, property-conditioned models) or atom
+        counts (integers, any model: ``multigen sample RUN --cond 12``); without it, counts
+        (and targets) are drawn from the training data.
+        """
         n_max, feat = info["shape"]
         pool = info.get("cond_pool") or []
-        if pool and cond is None:
+        if cond is not None and not cond.dtype.is_floating_point:
+            counts, cond = self._requested_counts(cond.reshape(-1), n_max, pool, generator)
+        elif pool and cond is None:
             idx = torch.randint(len(pool), (n,), generator=generator)
             counts = torch.tensor([int(pool[i][0]) for i in idx])
             cond = torch.tensor([pool[i][1:] for i in idx], dtype=torch.float32)
@@ -135,6 +143,27 @@ class MoleculeDomain(Domain):
         mask = count_mask(counts, n_max).float()
         x = torch.zeros(n, n_max, feat)
         return Batch(x.to(device), mask.to(device), None if cond is None else cond.to(device))
+
+    @staticmethod
+    def _requested_counts(counts: Tensor, n_max: int, pool, generator):
+        """Requested atom counts; a property model gets targets of training molecules of
+        that size (EDM samples properties given the atom count the same way)."""
+        bad = counts[(counts < 1) | (counts > n_max)]
+        if len(bad):
+            raise DomainError(
+                f"atom count {int(bad[0])} is outside what this model was trained on (1..{n_max})"
+            )
+        if not pool:
+            return counts.long(), None
+        sizes = torch.tensor([int(p[0]) for p in pool])
+        rows = []
+        for c in counts.tolist():
+            # the nearest size present in the training data, then one of its molecules
+            near = (sizes - c).abs()
+            idx = torch.nonzero(near == near.min()).reshape(-1)
+            pick = idx[torch.randint(len(idx), (1,), generator=generator)]
+            rows.append(pool[int(pick)][1:])
+        return counts.long(), torch.tensor(rows, dtype=torch.float32)
 
     @staticmethod
     def _mask(batch: Batch) -> Tensor:

@@ -9,6 +9,7 @@ import json
 import pytest
 
 from multigen import api
+from multigen.domain import DomainError
 
 SMALL = [
     "train.steps=4",
@@ -44,6 +45,11 @@ def test_flow_with_ot_alignment_end_to_end(tmp_path):
         "molecules", tmp_path / "s" / "samples.sdf", "embedded:test", fcd=False, strain=False
     )
     assert scores["n_samples"] == 5 and "validity" in scores and "bond_length_w1" in scores
+    # Atom-count conditioning: an integer condition fixes the size of every sample.
+    sized = api.sample(out, n=3, steps=2, cond=7)
+    assert [m.num_atoms for m in sized.samples] == [7, 7, 7]
+    with pytest.raises(DomainError, match="atom count 500 is outside"):
+        api.sample(out, n=1, steps=2, cond=500)
 
 
 def test_edm_paper_style_ddpm_end_to_end(tmp_path):
@@ -85,6 +91,10 @@ def test_property_conditioning_with_guidance(tmp_path):
     )
     res = api.sample(out, n=4, steps=3, guidance=2.0, seed=0)
     assert all("target_mw" in m.props for m in res.samples)
+    # A requested size gets property targets of training molecules of that size.
+    sized = api.sample(out, n=2, steps=2, cond=[9, 12])
+    assert [m.num_atoms for m in sized.samples] == [9, 12]
+    assert all("target_qed" in m.props for m in sized.samples)
 
 
 @pytest.mark.slow
