@@ -4,7 +4,7 @@ the two loss curves (mean over windows of logged steps) side by side.
 The molecules speed target allows bf16 only "if the loss curve matches fp32": this is that
 check, at a CPU-affordable size (EGNN 6×128, EDM-paper DDPM on the embedded set).
 
-    python benchmarks/molecules_bf16_loss.py [--steps 600]
+    python -m benchmarks.molecules_bf16_loss [--steps 600]
 
 Writes benchmarks/results/molecules_bf16_loss.json and .md.
 """

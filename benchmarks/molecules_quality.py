@@ -3,7 +3,7 @@ and flow matching (with OT alignment) with several samplers at 50/100/250/1000 N
 equivariant GAN (1 NFE), all with the same small EGNN (4×64) and batch 32; plus the "data"
 row (the test split scored against the training split with the same metrics).
 
-    python benchmarks/molecules_quality.py [--steps 12000] [--gan-steps 3000] [--n 128]
+    python -m benchmarks.molecules_quality [--steps 12000] [--gan-steps 3000] [--n 128]
 
 Runs are trained into ``--out/<method>`` unless that folder already holds checkpoints (so a
 long run can be trained once with the same overrides and scored again). CPU-sized: the
@@ -107,7 +107,7 @@ def main() -> None:
             rows.append(
                 {
                     "method": name,
-                    "train_steps": run.config.train.steps,
+                    "train_steps": int(run.checkpoint.name.split("_")[-1]),
                     "train_s": train_seconds(run_dir),
                     "sampler": sampler or "generator",
                     "steps": steps,
@@ -136,20 +136,21 @@ def main() -> None:
     lines = [
         "# Molecules: quality vs. NFE on the embedded QM9-like set (CPU budget)",
         "",
-        f"EGNN 4×64 for every method, batch 32: diffusion and flow {args.steps} training steps,",
-        f"GAN {args.gan_steps}; {args.n} samples per row (seed 0), scored against {reference}",
+        "EGNN 4×64 for every method, batch 32 (training steps per row in the table);",
+        f"{args.n} samples per row (seed 0), scored against {reference}",
         f"with EDM's bond table. {meta['date']}, 1-min load average {meta['load_average']:.1f}",
         "(other jobs shared the 2 cores: mol/s are comparable within a column only).",
         "Published QM9 rows (different data, EGNN 9×256, ~3000 epochs): EDM 98.7 / 82.0 / 91.9 /",
         "90.7; data 99.0 / 95.2 / 97.7 / 97.7 (atom stab. / mol stab. / validity / V×U, %).",
         "",
-        "| method | sampler | NFE | atom stab. | mol stab. | validity | V×U | FCD "
+        "| method | train steps | sampler | NFE | atom stab. | mol stab. | validity | V×U | FCD "
         "| bond-length W1 (Å) | mol/s |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         lines.append(
-            f"| {r['method']} | {r['sampler']} | {r['nfe']} | {fmt(r['atom_stability'])} "
+            f"| {r['method']} | {r.get('train_steps', '-')} | {r['sampler']} | {r['nfe']} "
+            f"| {fmt(r['atom_stability'])} "
             f"| {fmt(r['mol_stability'])} | {fmt(r['validity'])} | {fmt(r['validity_uniqueness'])} "
             f"| {fmt(r['fcd'])} | {fmt(r['bond_length_w1'])} | {fmt(r.get('mol_per_s'))} |"
         )
