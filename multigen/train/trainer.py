@@ -145,7 +145,9 @@ class Trainer:
         }
         if tc.compile:
             for m in self.models.values():
-                m.compile()
+                # Diffusion losses call Denoiser.net directly (not Denoiser.forward), so the
+                # network is what gets compiled; in place, so checkpoint keys do not change.
+                getattr(m, "net", m).compile()
         self.step = 0
         self.best: float | None = None
         if resume:
