@@ -92,6 +92,15 @@ def cmd_sample(args: argparse.Namespace) -> None:
     print(f"{len(res.batch)} samples ({res.nfe} NFE) in {res.seconds:.2f} s -> {out}")
 
 
+def _skip_entry(entry) -> dict[str, str]:
+    """Domains record skipped inputs as (file, reason) pairs or as "file: reason" lines."""
+    if isinstance(entry, str):
+        file, _, reason = entry.partition(": ")
+        return {"file": file, "reason": reason}
+    file, reason = entry
+    return {"file": str(file), "reason": str(reason)}
+
+
 def cmd_evaluate(args: argparse.Namespace) -> None:
     import yaml
 
@@ -103,11 +112,35 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
             raise DomainError(f"--option expects KEY=VALUE, got {kv!r}")
         key, value = kv.split("=", 1)
         options[key] = yaml.safe_load(value)
-    scores = api.evaluate(
-        args.domain, Path(args.samples), args.reference, out=args.out, strict=args.strict, **options
-    )
+    from multigen.registry import get_domain
+
+    dom = get_domain(args.domain)
+    path = Path(args.samples)
+    if not path.exists():
+        raise DomainError(f"samples not found: {path}")
+    # load here (not inside api.evaluate) so the report can name the files that were skipped
+    samples = dom.load_samples(path, strict=args.strict)
+    reference = args.reference
+    if isinstance(reference, str):
+        reference = dom.reference(reference, strict=args.strict)
+    scores = api.evaluate(dom, samples, reference, strict=args.strict, **options)
+    skipped = [
+        {**_skip_entry(entry), "set": which}
+        for which, obj in (("samples", samples), ("reference", reference))
+        for entry in getattr(obj, "skipped", [])
+    ]
     _print_table(f"{args.domain}: {args.samples} vs {args.reference}", scores)
+    if skipped:
+        print(f"skipped {len(skipped)} file(s) (use --strict to make them errors):")
+        for s in skipped:
+            print(f"  {s['set']}: {s['file']}: {s['reason']}")
     if args.out:
+        out = Path(args.out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        report = {**scores, "skipped": skipped} if skipped else scores
+        tmp = out.with_suffix(out.suffix + ".tmp")
+        tmp.write_text(json.dumps(report, indent=2))
+        tmp.replace(out)
         print(f"wrote {args.out}")
 
 

@@ -54,3 +54,30 @@ def test_head_subsets_across_classes(wav_folder: Path):
     sub = s.head(4)
     assert len(sub) == 4 and set(sub.labels.tolist()) == {0, 1}
     assert sub.names == sorted(sub.names)  # file order kept
+
+
+def test_cli_evaluate_names_skipped_files(tmp_path: Path, capsys):
+    import json
+
+    from multigen.cli import main
+
+    gen, ref = tmp_path / "gen", tmp_path / "ref"
+    rng = np.random.default_rng(0)
+    for folder in (gen, ref):
+        folder.mkdir()
+        for i in range(4):
+            sf.write(folder / f"s{i}.wav", rng.normal(0, 0.1, 2048).astype(np.float32), 8000)
+    (gen / "broken.wav").write_bytes(b"RIFF not really a wav")
+    sf.write(gen / "empty.wav", np.zeros(0, np.float32), 8000)
+    out = tmp_path / "scores.json"
+    argv = ["evaluate", "--domain", "audio", "--samples", str(gen), "--reference", str(ref),
+            "--out", str(out)]  # fmt: skip
+    assert main(argv) == 0
+    text = capsys.readouterr().out
+    assert "skipped 2 file(s)" in text and "broken.wav" in text and "empty.wav" in text
+    report = json.loads(out.read_text())
+    assert report["skipped_files"] == 2 and "fd_mel" in report
+    assert sorted(Path(s["file"]).name for s in report["skipped"]) == ["broken.wav", "empty.wav"]
+    assert all(s["reason"] and s["set"] == "samples" for s in report["skipped"])
+    assert main([*argv, "--strict"]) == 2
+    assert "broken.wav" in capsys.readouterr().err

@@ -212,3 +212,33 @@ def test_export_and_load_samples_roundtrip(sdf_file, tmp_path):
     with pytest.raises(DomainError):
         d.load_samples(tmp_path / "out" / "samples_grid.png")
     write_sdf(back, tmp_path / "again.sdf")
+
+
+def test_cli_evaluate_names_skipped_records(sdf_file, tmp_path, capsys):
+    import json
+
+    from multigen.cli import main
+
+    bad = tmp_path / "bad.sdf"
+    bad.write_text(
+        sdf_file.read_text()
+        + "garbage\n\n\n  0  0  0  0  0  0  0  0  0  0999 V2000\nM  END\n$$$$\nnot a record\n$$$$\n"
+    )
+    out = tmp_path / "m.json"
+    args = [
+        "evaluate",
+        "--domain",
+        "molecules",
+        "--samples",
+        str(bad),
+        "--reference",
+        str(sdf_file),
+    ]
+    assert (
+        main([*args, "--out", str(out), "--option", "fcd=false", "--option", "strain=false"]) == 0
+    )
+    printed = capsys.readouterr().out
+    assert "skipped" in printed and "bad.sdf record" in printed
+    report = json.loads(out.read_text())
+    assert report["skipped"][0]["set"] == "samples" and "bad.sdf" in report["skipped"][0]["file"]
+    assert main([*args, "--strict"]) == 2
