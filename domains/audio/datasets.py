@@ -254,6 +254,18 @@ def spoken_digits(path: Path | None, split: str = "train", **params: Any) -> Wav
     return sc09(root, split, **params)
 
 
+def notes(path: Path | None, split: str = "train", **params: Any) -> WaveDataset:
+    """The set written by ``multigen data prepare notes`` (``<split>/<family>/<note>.wav``)."""
+    root = Path(path) if path is not None else default_data_dir() / "notes"
+    if not root.is_dir():
+        raise DomainError(
+            f"notes set not found at {root}; create it with `multigen data prepare notes` "
+            "(needs fluidsynth and a GM soundfont: apt-get install fluidsynth fluid-soundfont-gm)"
+        )
+    params.setdefault("length", 64000)
+    return folder(root, split, **params)
+
+
 def fingerprint(ds: WaveDataset) -> str:
     """Content hash of a data set (classifier cache key)."""
     h = hashlib.sha256()

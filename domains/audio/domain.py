@@ -14,6 +14,7 @@ from domains.audio.metrics.classifier import classifier_scores, train_classifier
 from domains.audio.metrics.mel import fd_mel
 from domains.audio.metrics.spectral import MIN_SPECTRAL_LENGTH, lsd, mr_stft
 from domains.audio.networks import network_specs
+from domains.audio.notes import prepare as prepare_notes
 from domains.audio.spoken_digits import prepare as prepare_spoken_digits
 from multigen.domain import Batch, DatasetSpec, Domain, DomainError, unwrap_dataset
 
@@ -27,6 +28,8 @@ def dataset_specs() -> dict[str, DatasetSpec]:
         DatasetSpec("sc09", "SC09 / Speech Commands digits (16 kHz, 1 s)", D.sc09, needs_path=True),
         DatasetSpec("spoken-digits", "SC09-like digits spoken by espeak-ng voices (16 kHz, 1 s)",
                     D.spoken_digits, prepare=prepare_spoken_digits),
+        DatasetSpec("notes", "NSynth-like notes rendered by fluidsynth + a GM soundfont "
+                    "(16 kHz, 4 s, 10 instrument families)", D.notes, prepare=prepare_notes),
     ]  # fmt: skip
     return {s.name: s for s in specs}
 
