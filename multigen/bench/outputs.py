@@ -13,7 +13,7 @@ import yaml
 from .plots import plot_domain, quality_metric
 from .record import machine, versions, write_json
 from .suite import SUITE_DIR, Suite
-from .tables import domain_table, markdown_table
+from .tables import domain_table, markdown_table, summary_table
 
 
 def load_cells(out: Path) -> list[dict[str, Any]]:
@@ -129,6 +129,14 @@ def results_markdown(summary: dict[str, Any], domains: list[str], quality: dict[
         "the data row scores real held-out data against the same reference (the floor).",
         "",
     ]
+    headers, rows = summary_table(summary, domains)
+    if rows:
+        lines += [
+            "## Summary: the best cell of each training method",
+            "",
+            markdown_table(headers, rows),
+            "",
+        ]
     for d in domains:
         cells = [c for c in summary["cells"] if c["domain"] == d]
         metric, better = summary["quality_metric"][d]

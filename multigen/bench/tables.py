@@ -113,3 +113,46 @@ def markdown_table(headers: list[str], rows: list[list[str]]) -> str:
     lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
     lines += ["| " + " | ".join(esc(x) for x in r) + " |" for r in rows]
     return "\n".join(lines)
+
+
+def best_cells(
+    cells: list[dict[str, Any]], metric: str | None, better: str
+) -> list[dict[str, Any]]:
+    """Per training method, the ok cell with the best quality (ties: fewer NFE first)."""
+    best: dict[str, dict[str, Any]] = {}
+    sign = -1.0 if better == "higher" else 1.0
+    for c in sorted(cells, key=sort_key):
+        v = (c.get("metrics") or {}).get(metric) if metric else None
+        if c.get("status") != "ok" or not isinstance(v, int | float) or math.isnan(v):
+            continue
+        method = c.get("train_method", "")
+        old = best.get(method)
+        if old is None or sign * v < sign * old["metrics"][metric]:
+            best[method] = c
+    return [best[m] for m in sorted(best, key=lambda m: sort_key(best[m]))]
+
+
+def summary_table(summary: dict[str, Any], domains: list[str]) -> tuple[list[str], list[list[str]]]:
+    """One row per (domain, training method): its best cell by the domain's quality metric,
+    beside the data floor; answers "which method, at what NFE" at a glance."""
+    headers = ["domain", "quality metric", "data floor", "method", "best at", "quality"]
+    headers += ["samples/s", "train s"]
+    rows = []
+    for d in domains:
+        metric, better = summary["quality_metric"][d]
+        cells = [c for c in summary["cells"] if c["domain"] == d]
+        floor = ((summary["data_rows"].get(d) or {}).get("metrics") or {}).get(metric)
+        for c in best_cells(cells, metric, better):
+            rows.append(
+                [
+                    d,
+                    f"{metric} ({better} better)",
+                    fmt(floor),
+                    c.get("train_method", ""),
+                    f"{c.get('variant')} @ {c.get('nfe')} NFE",
+                    fmt(c["metrics"][metric]),
+                    fmt(c.get("samples_per_s")),
+                    fmt((c.get("train") or {}).get("seconds")),
+                ]
+            )
+    return headers, rows
