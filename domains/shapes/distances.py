@@ -84,14 +84,81 @@ def pairwise_chamfer(
     return (cd, lb) if with_bound else cd
 
 
-def emd_exact(a, b) -> float:
-    """Exact EMD: optimal assignment on Euclidean distances, mean matched distance."""
+def _euclidean(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``[N, M]`` Euclidean distances in float64 (matmul identity, clamped at 0)."""
+    sq = (a * a).sum(1)[:, None] + (b * b).sum(1)[None] - 2.0 * (a @ b.T)
+    return np.sqrt(np.maximum(sq, 0.0))
+
+
+def _warm_duals(cost: np.ndarray, iters: int = 100) -> tuple[np.ndarray, np.ndarray]:
+    """Feasible assignment duals ``u_i + v_j <= cost_ij`` near the optimum, cheaply.
+
+    A few kernel Sinkhorn iterations at a coarse ``eps`` give column potentials ``g``;
+    two c-transforms (``u = min_j cost - g``, ``v = min_i cost - u``) make them feasible.
+    """
+    eps = max(0.02 * float(cost.mean()), 1e-12)
+    reduced = cost - cost.min(1, keepdims=True)
+    shift = reduced.min(0)  # now every row and every column holds a zero
+    kernel = np.exp(-(reduced - shift) / eps)
+    kernel[kernel < 1e-30] = 0.0  # float32 subnormals would make the matvecs ~10x slower
+    kernel = torch.from_numpy(kernel.astype(np.float32))
+    col = torch.ones(cost.shape[1])
+    for _ in range(iters):  # float32 matvecs in torch: ~5x numpy's on this CPU
+        col = 1.0 / (kernel.T @ (1.0 / (kernel @ col)))
+    g = eps * np.log(col.double().numpy()) + shift
+    if not np.isfinite(g).all():
+        g = np.zeros(cost.shape[1])
+    u = (cost - g[None]).min(1)
+    v = (cost - u[:, None]).min(0)
+    return u, v
+
+
+def emd_exact(a, b, warm_start: bool = True) -> float:
+    """Exact EMD: optimal assignment on Euclidean distances, mean matched distance.
+
+    scipy's shortest-augmenting-path solver is exact, but on shape pairs (clouds of
+    different shapes, mass moved far) it needs long augmenting paths: ~4 s for 2048
+    points, against ~0.4 s for two Gaussian blobs. With ``warm_start`` it solves the
+    *reduced* matrix ``cost - u_i - v_j`` for near-optimal duals from a few Sinkhorn
+    iterations (~0.3 s): subtracting a constant from a row or column changes the cost of
+    every perfect assignment by the same amount, so the optimal assignment is unchanged
+    (the value is read from the original matrix) while the solver's paths get short.
+    """
     a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
     if a.shape != b.shape:
         raise ValueError(f"EMD needs clouds of equal size, got {a.shape} and {b.shape}")
-    cost = np.sqrt(np.maximum(((a[:, None, :] - b[None]) ** 2).sum(-1), 0.0))
-    rows, cols = linear_sum_assignment(cost)
+    cost = _euclidean(a, b)
+    reduced = cost
+    if warm_start and len(a) > 256:
+        u, v = _warm_duals(cost)
+        reduced = cost - u[:, None] - v[None]
+    rows, cols = linear_sum_assignment(reduced)
     return float(cost[rows, cols].mean())
+
+
+def sliced_bound(clouds, n_directions: int = 32, seed: int = 0) -> np.ndarray:
+    """``[S, S]`` lower bounds on the EMD of every pair of equal-size clouds ``[S, N, 3]``.
+
+    Projection on a unit direction is 1-Lipschitz, so the 1-D EMD of the projections
+    (mean absolute difference of the sorted projections) is <= the 3-D EMD; the bound
+    is the maximum over ``n_directions`` directions (a Fibonacci sphere, randomly turned).
+    Sorted projections are computed once per cloud, so each pair costs O(N) per direction.
+    """
+    from scipy.spatial.distance import cdist
+    from scipy.spatial.transform import Rotation
+
+    clouds = np.asarray(clouds, np.float64)
+    k = np.arange(n_directions) + 0.5
+    z = 1 - 2 * k / n_directions  # half-sphere suffices (|.| is symmetric), but cheap
+    r = np.sqrt(1 - z**2)
+    phi = np.pi * (1 + 5**0.5) * k
+    dirs = np.stack([r * np.cos(phi), r * np.sin(phi), z], 1)
+    dirs = dirs @ Rotation.random(random_state=seed).as_matrix().T
+    bound = np.zeros((len(clouds), len(clouds)))
+    for d in dirs:
+        proj = np.sort(clouds @ d, axis=1)
+        np.maximum(bound, cdist(proj, proj, "cityblock") / clouds.shape[1], out=bound)
+    return bound * (1 - 1e-9)
 
 
 def emd_sinkhorn(
@@ -173,14 +240,16 @@ def emd_neighbour_matrices(
     chamfer: np.ndarray | None = None,
     lower_bound: np.ndarray | None = None,
     workers: int | None = None,
+    cache: dict | None = None,
+    max_seconds: float | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict]:
     """``(d_xx, d_yy, d_xy, stats)`` for 1-NNA / MMD / COV under EMD, solving few assignments.
 
     Queries: every row of the joint matrix ``[[d_xx, d_xy], [d_yx, d_yy]]`` (1-NNA), every
     row of ``d_xy`` (COV) and every column (MMD). Each query first gets its ``top_k``
     candidates by the EMD lower bound and by Chamfer distance solved exactly (both proxies
-    come free with the CD pass; together they hold the true EMD neighbour for ~all queries
-    on shape data, see the benchmark).
+    come free with the CD pass, the bound tightened by :func:`sliced_bound`; together they
+    hold the true EMD neighbour for ~all queries on shape data, see the benchmark).
 
     ``mode="exact"`` then runs a best-first search until each query's smallest entry is an
     exact EMD that no remaining lower bound undercuts. Unsolved entries hold lower bounds,
@@ -190,7 +259,15 @@ def emd_neighbour_matrices(
     ``mode="fast"`` stops after the candidates: each query's neighbour is the best solved
     candidate, unsolved entries are set to ``UNSOLVED``. ``stats['certified']`` is the
     fraction of queries whose answer is provably exact anyway (no lower bound beats it).
+
+    ``cache`` (a dict ``(i, j) -> EMD`` over the stacked ``[x; y]`` indices, ``i < j``) is
+    read and extended, so a later call (e.g. exact after fast) re-solves nothing.
+    ``max_seconds`` stops the exact search early; ``stats['complete']`` is then False and
+    ``stats['nna_undecided']`` counts the 1-NNA queries whose neighbour is not yet proven.
     """
+    import time
+
+    start = time.perf_counter()
     if mode not in ("exact", "fast"):
         raise ValueError(f"mode must be 'exact' or 'fast', got {mode!r}")
     x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
@@ -200,9 +277,16 @@ def emd_neighbour_matrices(
     if lower_bound is None or chamfer is None:
         chamfer, lower_bound = pairwise_chamfer(clouds, clouds, with_bound=True)
     work = np.array(lower_bound, dtype=np.float64, copy=True)
+    if x.shape[1:] == y.shape[1:]:
+        np.maximum(work, sliced_bound(clouds), out=work)
     exact = np.zeros(work.shape, dtype=bool)
+    cache = {} if cache is None else cache
+    for (i, j), value in cache.items():
+        work[i, j] = work[j, i] = value
+        exact[i, j] = exact[j, i] = True
     np.fill_diagonal(work, np.inf)
     np.fill_diagonal(exact, True)
+    bound = work.copy()
     all_idx, gen_idx, ref_idx = np.arange(total), np.arange(nx), np.arange(nx, total)
     queries = [(i, all_idx) for i in range(total)]
     queries += [(i, ref_idx) for i in range(nx)] + [(j, gen_idx) for j in range(nx, total)]
@@ -211,14 +295,14 @@ def emd_neighbour_matrices(
     def solve(todo: set) -> int:
         pairs = sorted(todo)
         for (i, j), value in zip(pairs, solver(pairs)):
-            work[i, j] = work[j, i] = value
+            work[i, j] = work[j, i] = cache[i, j] = value
             exact[i, j] = exact[j, i] = True
         return len(pairs)
 
     try:
         todo = set()
         for row, cols in queries:
-            for proxy in (lower_bound, chamfer):
+            for proxy in (bound, chamfer):
                 vals = np.where(cols == row, np.inf, proxy[row, cols])
                 for c in cols[np.argsort(vals, kind="stable")[:top_k]]:
                     if not exact[row, c]:
@@ -227,6 +311,8 @@ def emd_neighbour_matrices(
         certified = _certified(work, exact, queries)
         pending = queries if mode == "exact" else []
         while pending:
+            if max_seconds is not None and time.perf_counter() - start > max_seconds:
+                break
             todo, still = set(), []
             for row, cols in pending:
                 best = cols[int(np.argmin(work[row, cols]))]
@@ -237,6 +323,9 @@ def emd_neighbour_matrices(
             pending = still
     finally:
         solver.close()
+    undecided = total - round(_certified(work, exact, queries[:total]) * total)
+    if mode == "exact":
+        certified = _certified(work, exact, queries)
     if mode == "fast":
         work[~exact] = UNSOLVED
     np.fill_diagonal(work, 0.0)  # callers exclude self-pairs themselves (one_nna does)
@@ -245,6 +334,9 @@ def emd_neighbour_matrices(
         "exact_pairs": solved,
         "all_pairs": total * (total - 1) // 2,
         "certified": certified,
+        "complete": mode == "exact" and not pending,
+        "nna_undecided": undecided if mode == "exact" else None,
+        "cached_pairs": len(cache),
     }
     return work[:nx, :nx], work[nx:, nx:], work[:nx, nx:], stats
 

@@ -77,3 +77,28 @@ def test_fast_mode_solves_candidates_only():
     np.testing.assert_allclose(fast[2].min(0), exact[2].min(0))
     np.testing.assert_allclose(fast[2].min(1), exact[2].min(1))
     assert (fast[2] == distances.UNSOLVED).any()
+
+
+def test_warm_started_emd_equals_cold_and_sliced_bound_holds():
+    rng = np.random.default_rng(3)
+    a = rng.normal(size=(300, 3)) * [1.0, 0.3, 0.3]  # two different "shapes": a rod
+    b = rng.normal(size=(300, 3)) * [0.3, 1.0, 1.0] + 0.4  # and a shifted disc
+    cold = distances.emd_exact(a, b, warm_start=False)
+    assert distances.emd_exact(a, b) == pytest.approx(cold, rel=1e-12)
+    clouds = np.stack([a, b, rng.normal(size=(300, 3))])
+    bound = distances.sliced_bound(clouds, n_directions=16)
+    assert bound[0, 1] <= cold
+    assert bound[0, 1] > 0 and np.allclose(bound, bound.T) and (np.diag(bound) == 0).all()
+
+
+def test_cache_carries_solved_pairs_from_fast_to_exact():
+    rng = np.random.default_rng(4)
+    x, y = rng.normal(size=(6, 24, 3)), rng.normal(size=(6, 24, 3)) * 1.3
+    cache: dict = {}
+    fast = distances.emd_neighbour_matrices(x, y, mode="fast", workers=1, cache=cache)
+    assert len(cache) == fast[3]["exact_pairs"] > 0
+    exact = distances.emd_neighbour_matrices(x, y, workers=1, cache=cache)
+    fresh = distances.emd_neighbour_matrices(x, y, workers=1)
+    assert exact[3]["complete"] and exact[3]["nna_undecided"] == 0
+    assert exact[3]["exact_pairs"] == fresh[3]["exact_pairs"] - fast[3]["exact_pairs"]
+    np.testing.assert_allclose(exact[2].min(1), fresh[2].min(1))
