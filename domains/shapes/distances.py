@@ -105,7 +105,8 @@ def _warm_duals(cost: np.ndarray, iters: int = 100) -> tuple[np.ndarray, np.ndar
     col = torch.ones(cost.shape[1])
     for _ in range(iters):  # float32 matvecs in torch: ~5x numpy's on this CPU
         col = 1.0 / (kernel.T @ (1.0 / (kernel @ col)))
-    g = eps * np.log(col.double().numpy()) + shift
+    with np.errstate(divide="ignore", invalid="ignore"):  # underflow -> fall back below
+        g = eps * np.log(col.double().numpy()) + shift
     if not np.isfinite(g).all():
         g = np.zeros(cost.shape[1])
     u = (cost - g[None]).min(1)
