@@ -170,8 +170,10 @@ class Runner:
                 self.log(f"[{plan.name}] preparing dataset {name}")
                 spec.prepare(None)
 
-    def _done(self, cid: str, plan: DomainPlan) -> dict[str, Any] | None:
-        """A stored ok cell with the same budget (steps, samples) as this invocation."""
+    def _done(
+        self, cid: str, plan: DomainPlan, train_hash: str | None = None
+    ) -> dict[str, Any] | None:
+        """A stored ok cell with the same budget (steps, samples) and training config."""
         path = self.cell_path(cid)
         if not (self.resume and path.is_file()):
             return None
@@ -182,14 +184,19 @@ class Runner:
         same = (rec.get("train") or {}).get("steps") == plan.train_steps and rec.get(
             "n_samples"
         ) == plan.n_samples
+        same = same and train_hash is not None and rec.get("train_config_hash") == train_hash
         return rec if rec.get("status") == "ok" and same else None
 
     def _run_job(
         self, plan: DomainPlan, job: TrainJob, cells: list[tuple[Variant, int]]
     ) -> list[dict[str, Any]]:
         records, todo = [], []
+        try:  # cells of a model trained from another config are stale, whatever their budget
+            chash = config_hash(self.job_config(job, plan).model_dump(mode="json"))
+        except Exception:  # noqa: BLE001 - a bad config is reported below, per cell
+            chash = None
         for v, k in cells:
-            done = self._done(cell_id(plan.name, v.name, k), plan)
+            done = self._done(cell_id(plan.name, v.name, k), plan, chash)
             if done:
                 records.append(done)
             else:

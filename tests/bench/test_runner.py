@@ -79,6 +79,12 @@ def test_failure_is_recorded_and_missing_program_skips(tmp_path, capsys):
     assert "[toy/flow] all 1 cells finished earlier" in log
     assert "[toy/gan] failed before sampling" in log  # failed cells are tried again
 
+    # a changed training config makes the stored cells stale: retrained and re-run
+    changed = suite_file(tmp_path, set=["train.lr=0.002"])
+    assert main(["benchmark", str(changed), "--out", str(out), "--resume"]) == 0
+    log = capsys.readouterr().out
+    assert "[toy/flow] training 4 steps" in log and "all 1 cells finished earlier" not in log
+
 
 def test_ctrl_c_keeps_finished_cells(tmp_path, monkeypatch, capsys):
     calls = []
