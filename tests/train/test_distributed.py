@@ -19,7 +19,15 @@ def launch(out: Path, nproc: int, method: str) -> None:
     if nproc > 1:
         cmd[1:1] = ["-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}"]
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=240)
-    assert done.returncode == 0, done.stderr[-2000:]
+    if done.returncode != 0 and "SIGABRT" in done.stderr:
+        # Known intermittent abort of a gloo rank in long full-suite runs (cause not found
+        # yet; never seen when the test runs alone): one retry, then fail with both logs.
+        first = done.stderr
+        done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=240)
+        if done.returncode != 0:
+            done.stderr = first[:3000] + "\n=== retry ===\n" + done.stderr
+    # the workers' own errors come first, torchrun's summary last: keep both
+    assert done.returncode == 0, done.stderr[:4000] + "\n...\n" + done.stderr[-1500:]
 
 
 @pytest.mark.parametrize("method", ["edm", "gan"])
