@@ -16,6 +16,16 @@ def test_chamfer_by_hand():
     np.testing.assert_allclose(cd, [[0.0, 1.0]], atol=1e-6)
 
 
+def test_pairwise_chamfer_kernel_matches_dense_float64():
+    rng = np.random.default_rng(5)
+    x, y = rng.normal(size=(3, 50, 3)), rng.normal(size=(4, 70, 3)) + 0.3  # N != M
+    want = [[distances.chamfer(a, b) for b in y] for a in x]
+    np.testing.assert_allclose(distances.pairwise_chamfer(x, y), want, rtol=1e-5)
+    sym, bound = distances.pairwise_chamfer(x, x, with_bound=True)
+    np.testing.assert_allclose(sym, [[distances.chamfer(a, b) for b in x] for a in x], atol=1e-6)
+    assert np.allclose(sym, sym.T) and (np.diag(bound) == 0).all()
+
+
 def test_emd_by_hand():
     a = np.array([[0, 0, 0], [2, 0, 0]], float)
     b = np.array([[1, 0, 0], [3, 0, 0]], float)
@@ -27,6 +37,25 @@ def test_emd_by_hand():
         distances.emd_exact(a, b[:1])
 
 
+def test_auction_interval_contains_the_hungarian_emd():
+    rng = np.random.default_rng(6)
+    grid = np.stack(np.meshgrid(*[np.arange(4.0)] * 3), -1).reshape(-1, 3)  # many ties
+    cases = [
+        (rng.normal(size=(100, 3)), rng.normal(size=(100, 3)) * [2, 1, 0.5] + 1),
+        (grid, grid + [0.5, 0, 0]),
+        (grid, grid[rng.permutation(len(grid))]),  # same cloud: EMD 0
+        (np.zeros((1, 3)), np.ones((1, 3))),  # one point: sqrt(3)
+    ]
+    for a, b in cases:
+        exact = distances.emd_exact(a, b, warm_start=False)
+        lo, hi = distances.emd_auction(a, b, rel_eps=1e-6)
+        assert lo - 1e-12 <= exact <= hi + 1e-12
+        assert hi - lo <= 1e-6 * max(exact, 1.0) + 1e-12
+    assert distances.emd_auction(np.zeros((1, 3)), np.ones((1, 3)))[1] == pytest.approx(3**0.5)
+    with pytest.raises(ValueError, match="equal size"):
+        distances.emd_auction(grid, grid[:5])
+
+
 def test_lower_bound_holds_and_neighbour_search_is_exact():
     rng = np.random.default_rng(0)
     base = rng.normal(size=(1, 48, 3))
@@ -34,7 +63,7 @@ def test_lower_bound_holds_and_neighbour_search_is_exact():
     x = base * scale[np.arange(8) % 4] + 0.2 * rng.normal(size=(8, 48, 3))
     y = base * scale[np.arange(7) % 4] + 0.2 * rng.normal(size=(7, 48, 3))
     joint = np.concatenate([x, y])
-    full = distances.pairwise_emd_exact(joint, joint, workers=1)
+    full = distances.pairwise_emd_exact(joint, joint)
     _, bound = distances.pairwise_chamfer(joint, joint, with_bound=True)
     off = ~np.eye(len(joint), dtype=bool)
     assert (bound[off] <= full[off] + 1e-9).all()
@@ -48,9 +77,9 @@ def test_lower_bound_holds_and_neighbour_search_is_exact():
         )
         got, want = got.copy(), full[row].copy()
         got[row], want[row] = np.inf, np.inf
-        assert got.min() == pytest.approx(want.min())
-    np.testing.assert_allclose(d_xy.min(0), full[:n, n:].min(0))
-    np.testing.assert_allclose(d_xy.min(1), full[:n, n:].min(1))
+        assert got.min() == pytest.approx(want.min(), rel=1e-6)
+    np.testing.assert_allclose(d_xy.min(0), full[:n, n:].min(0), rtol=1e-6)
+    np.testing.assert_allclose(d_xy.min(1), full[:n, n:].min(1), rtol=1e-6)
     assert stats["exact_pairs"] < stats["all_pairs"]
 
 
