@@ -16,9 +16,10 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from pydantic import ValidationError
 from torch import nn
 
-from multigen.config import RunConfig, SampleConfig, load_config
+from multigen.config import RunConfig, SampleConfig, _describe_error, load_config
 from multigen.domain import Batch, Domain, DomainError
 from multigen.generate import generate
 from multigen.methods import Method, build_method
@@ -128,8 +129,7 @@ def sample(
     from multigen.methods import nfe
 
     run = run_dir if isinstance(run_dir, LoadedRun) else load_run(run_dir, checkpoint, device)
-    options = run.config.sample.model_copy()
-    for key, value in dict(
+    given = dict(
         n=n,
         sampler=sampler,
         steps=steps,
@@ -139,18 +139,14 @@ def sample(
         churn=churn,
         compile=compile,
         schedule=schedule,
-    ).items():
-        if value is not None:
-            setattr(options, key, value)
-    schedules = SampleConfig.model_fields["schedule"].annotation.__args__
-    if options.schedule not in schedules:
+    )
+    merged = run.config.sample.model_dump() | {k: v for k, v in given.items() if v is not None}
+    try:  # the config's own rules (ranges, allowed names) apply to overrides too
+        options = SampleConfig.model_validate(merged)
+    except ValidationError as err:
         raise DomainError(
-            f"schedule {options.schedule!r} unknown; use one of {', '.join(schedules)}"
-        )
-    if options.n < 1:
-        raise DomainError(f"--n must be at least 1 (got {options.n})")
-    if options.steps < 1:
-        raise DomainError(f"--steps must be at least 1 (got {options.steps})")
+            "; ".join(_describe_error(e, "sample options") for e in err.errors())
+        ) from None
     allowed = run.method.samplers()
     if options.sampler is not None and options.sampler not in allowed:
         raise DomainError(

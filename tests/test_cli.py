@@ -99,7 +99,9 @@ def test_bad_input_one_line(argv, needle, capsys):
 
 def test_sample_bad_options(run_dir, tmp_path, capsys):
     assert main(["sample", str(run_dir), "--n", "0", "--out", str(tmp_path / "z")]) == 2
-    assert "--n must be at least 1" in capsys.readouterr().err
+    assert (
+        "sample options: n: Input should be greater than or equal to 1" in capsys.readouterr().err
+    )
     assert not (tmp_path / "z").exists()
     assert main(["sample", str(run_dir), "--sampler", "plms"]) == 2
     assert "choose one of" in capsys.readouterr().err
@@ -116,8 +118,10 @@ def test_sample_options_reach_the_sampler(run_dir):
     assert not torch.allclose(base, stochastic) and not torch.allclose(base, fast)
     compiled = api.sample(run, n=16, sampler="ddim", steps=6, seed=3, compile=True).batch.x
     torch.testing.assert_close(compiled, base, atol=1e-4, rtol=1e-4)
-    with pytest.raises(DomainError, match="schedule 'fast' unknown"):
+    with pytest.raises(DomainError, match="schedule: Input should be 'default', 'karras' or"):
         api.sample(run, n=4, schedule="fast")
+    with pytest.raises(DomainError, match="eta: Input should be greater than or equal to 0"):
+        api.sample(run, n=4, sampler="ddim", eta=-1.0)
 
 
 def test_config_typo_exit_code(tmp_path):

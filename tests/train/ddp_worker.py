@@ -32,4 +32,8 @@ state = {
 }
 save_file(state, str(out / f"rank{rank}.safetensors"))
 if dist.is_initialized():
+    # Both ranks reach this point before either tears down: a rank that exits while the
+    # other still holds its gloo connection can make the other abort (suspected cause of
+    # the intermittent SIGABRT in loaded full-suite runs).
+    dist.barrier()
     dist.destroy_process_group()
