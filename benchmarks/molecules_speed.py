@@ -134,7 +134,7 @@ def engine_sampling(d, info, n: int, nfe: int) -> dict:
     """Molecules/s of EDM-sized (9×256, sparse, bf16) sampling through the engine with
     DPM-Solver++ at ``nfe`` evaluations, and the implied time for 1000 molecules."""
     cfg = load_config(
-        "configs/molecules/qm9_edm_gpu.yaml",
+        "configs/molecules/edm_qm9.yaml",
         [
             "data.name=embedded",
             "data.path=null",

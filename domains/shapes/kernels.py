@@ -3,7 +3,8 @@
 - :func:`chamfer_block`: Chamfer distances and Chamfer-derived EMD lower bounds for a list
   of cloud pairs, one fused pass per pair (no ``N x M`` matrix in memory), pairs in
   parallel threads.
-- :func:`auction`: Bertsekas' auction algorithm with eps-scaling for the EMD assignment.
+- :func:`auction_block`: Bertsekas' auction algorithm with eps-scaling for the EMD
+  assignment of many cloud pairs (in parallel threads).
   It returns a certified interval: the mean cost of the assignment it found (an upper
   bound) and the value of a feasible dual (a lower bound). Their gap is at most ``eps`` in
   mean cost, so a small ``eps`` gives the exact EMD to that precision, with proof.
@@ -160,23 +161,6 @@ def _dual_value(cost, prices):
         _, j = _row_min(cost[i], prices, tmp, tmp_bits)
         total += tmp[j]
     return (total - prices.sum()) / n
-
-
-@numba.njit(cache=True)
-def auction(a, b, eps):
-    """``(lower, upper, assignment)`` for the EMD of equal-size clouds ``a``, ``b``.
-
-    ``upper`` is the mean Euclidean cost of ``assignment`` (point ``i`` of ``a`` to point
-    ``assignment[i]`` of ``b``), ``lower`` a dual value; ``lower <= EMD <= upper`` and
-    ``upper - lower <= eps`` (plus float rounding, ~1e-15 relative).
-    """
-    cost = _cost(a, b)
-    prices = np.zeros(len(a))
-    assigned = _auction_cost(cost, eps, prices)
-    upper = 0.0
-    for i in range(len(a)):
-        upper += cost[i, assigned[i]]
-    return _dual_value(cost, prices), upper / len(a), assigned
 
 
 @numba.njit(parallel=True, cache=True)

@@ -108,7 +108,7 @@ def test_qm9_gpu_config_builds_edm_sized_egnn_on_cpu():
     from multigen.config import load_config
     from multigen.methods import build_method
 
-    cfg = load_config("configs/molecules/qm9_edm_gpu.yaml")
+    cfg = load_config("configs/molecules/edm_qm9.yaml")
     info = {"shape": [29, 9], "atom_types": ["H", "C", "N", "O", "F"], "num_classes": 0}
     info |= {"cond_dim": 0, "sigma_data": 1.0, "n_nodes_hist": {"19": 1.0}}
     method = build_method(cfg, get_domain(), info)
