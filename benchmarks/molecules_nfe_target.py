@@ -2,7 +2,8 @@
 
 Takes the DDPM EGNN trained by ``benchmarks/molecules_quality.py`` (``--run``), draws the
 same ``--n`` molecules (one seed) with ancestral DDPM at 50, 100 and 1000 steps and with
-other 50-NFE samplers (Karras σ spacing, EDM Heun with churn, DDIM η = 0.5), and scores
+other 50-NFE samplers (Karras σ spacing, EDM Heun with churn, DDIM η = 0.5,
+DPM-Solver++(2M) SDE), and scores
 each against the embedded test split. Atom stability gets a standard error over molecules
 (atoms within one molecule are not independent).
 
@@ -32,6 +33,7 @@ PLANS = [  # the 1000-step reference last, so a broken setup fails fast
     {"sampler": "ddpm", "steps": 50, "schedule": "karras"},
     {"sampler": "heun", "steps": 25, "churn": 30.0},
     {"sampler": "ddim", "steps": 50, "eta": 0.5},
+    {"sampler": "dpmpp_2m_sde", "steps": 50},
     {"sampler": "ddpm", "steps": 100},
     {"sampler": "ddpm", "steps": 1000},
 ]

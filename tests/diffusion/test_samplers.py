@@ -39,6 +39,7 @@ CASES = [
     ("heun", {}, 25),
     ("heun", {"churn": 10.0}, 40),
     ("dpmpp_2m", {}, 20),
+    ("dpmpp_2m_sde", {}, 50),
 ]
 
 
@@ -49,6 +50,20 @@ def test_sampler_reproduces_gaussian(name, kw, steps):
     # Sampling error of the mean with N=4000 is ~0.02 (sd 1.4); covariance entries ~0.05.
     assert torch.allclose(x.mean(0), MU, atol=0.08), x.mean(0)
     assert torch.allclose(torch.cov(x.T), COV, atol=0.12, rtol=0.06), torch.cov(x.T)
+
+
+def test_dpmpp_2m_sde_limits():
+    """η = 0 is DPM-Solver++(2M); with η = 1 the first step is DDPM's posterior step."""
+    sigmas = schedules.karras_sigmas(12, 0.002, 80.0)
+    torch.testing.assert_close(run("dpmpp_2m_sde", sigmas, eta=0.0), run("dpmpp_2m", sigmas))
+    two = sigmas[[0, 1]]  # one step to a non-zero σ: no second-order term yet
+    two = torch.cat([two, torch.zeros(1, dtype=two.dtype)])
+    first = (
+        lambda name, **kw: S.get_sampler(name)(  # noqa: E731
+            analytic_denoise, two[0] * make_noise(5)(), two[:2], make_noise(6), **kw
+        )
+    )
+    torch.testing.assert_close(first("dpmpp_2m_sde"), first("ddpm"))
 
 
 def test_ddim_eta0_is_deterministic():
