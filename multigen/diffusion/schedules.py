@@ -74,7 +74,8 @@ def flow_sigmas(n: int, t_max: float) -> Tensor:
 def sigma_to_index(sigma: Tensor, table: Tensor) -> Tensor:
     """Continuous level index of σ in an ascending discrete table (interpolated in log σ)."""
     log_table = table.log().to(sigma.device, torch.float64)
-    log_s = sigma.to(torch.float64).clamp(min=table[0].item()).log()
+    floor = table[:1].to(sigma.device, torch.float64)  # a tensor, not .item(): no graph break
+    log_s = torch.maximum(sigma.to(torch.float64), floor).log()
     hi = torch.searchsorted(log_table, log_s).clamp(1, table.shape[0] - 1)
     lo = hi - 1
     w = ((log_s - log_table[lo]) / (log_table[hi] - log_table[lo])).clamp(0, 1)
