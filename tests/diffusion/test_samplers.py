@@ -56,13 +56,12 @@ def test_dpmpp_2m_sde_limits():
     """η = 0 is DPM-Solver++(2M); with η = 1 the first step is DDPM's posterior step."""
     sigmas = schedules.karras_sigmas(12, 0.002, 80.0)
     torch.testing.assert_close(run("dpmpp_2m_sde", sigmas, eta=0.0), run("dpmpp_2m", sigmas))
-    two = sigmas[[0, 1]]  # one step to a non-zero σ: no second-order term yet
-    two = torch.cat([two, torch.zeros(1, dtype=two.dtype)])
-    first = (
-        lambda name, **kw: S.get_sampler(name)(  # noqa: E731
-            analytic_denoise, two[0] * make_noise(5)(), two[:2], make_noise(6), **kw
-        )
-    )
+    one_step = sigmas[[0, 1]]  # one step to a non-zero σ: no second-order term yet
+
+    def first(name: str) -> torch.Tensor:
+        x = one_step[0] * make_noise(5)()
+        return S.get_sampler(name)(analytic_denoise, x, one_step, make_noise(6))
+
     torch.testing.assert_close(first("dpmpp_2m_sde"), first("ddpm"))
 
 
