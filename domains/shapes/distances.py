@@ -58,8 +58,13 @@ def pairwise_chamfer(
     projection on the centroid offset), hence <= EMD by Kantorovich-Rubinstein duality.
     """
     symmetric = x is y
-    xs = np.ascontiguousarray(x, np.float32)
-    ys = xs if symmetric else np.ascontiguousarray(y, np.float32)
+    x64 = np.asarray(x, np.float64)
+    y64 = x64 if symmetric else np.asarray(y, np.float64)
+    # Distances do not change under a common shift; centring first keeps float32 precise
+    # for data far from the origin (e.g. scans in millimetres at large coordinates).
+    shift = x64.reshape(-1, 3).mean(0)
+    xs = np.ascontiguousarray(x64 - shift, np.float32)
+    ys = xs if symmetric else np.ascontiguousarray(y64 - shift, np.float32)
     if symmetric:
         pairs = np.stack(np.triu_indices(len(xs), 1), 1)
     else:
@@ -73,8 +78,6 @@ def pairwise_chamfer(
     lb[pairs[:, 0], pairs[:, 1]] = res[:, 1:].max(1)
     if symmetric:
         cd, lb = cd + cd.T, lb + lb.T
-    x64 = np.asarray(x, np.float64)
-    y64 = x64 if symmetric else np.asarray(y, np.float64)
     np.maximum(lb, np.linalg.norm(x64.mean(1)[:, None] - y64.mean(1)[None], axis=-1), out=lb)
     # Shave 1e-6 (relative): float32 rounding must never lift the bound above an exact
     # EMD it equals in theory (when the nearest-neighbour map is the optimal assignment).

@@ -24,6 +24,8 @@ def test_pairwise_chamfer_kernel_matches_dense_float64():
     sym, bound = distances.pairwise_chamfer(x, x, with_bound=True)
     np.testing.assert_allclose(sym, [[distances.chamfer(a, b) for b in x] for a in x], atol=1e-6)
     assert np.allclose(sym, sym.T) and (np.diag(bound) == 0).all()
+    far = distances.pairwise_chamfer(x + 1e4, y + 1e4)  # float32 kernel, far from the origin
+    np.testing.assert_allclose(far, want, rtol=1e-5)
 
 
 def test_emd_by_hand():
