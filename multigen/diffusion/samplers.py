@@ -94,24 +94,9 @@ def heun_flow(denoise: DenoiseFn, x: Tensor, sigmas: Tensor, noise: NoiseFn) -> 
 
 
 def dpmpp_2m(denoise: DenoiseFn, x: Tensor, sigmas: Tensor, noise: NoiseFn) -> Tensor:
-    """DPM-Solver++(2M) (Lu et al. 2022): multistep 2nd order in λ = -log σ, data prediction."""
-    sig = sigmas.tolist()
-    prev_x0: Tensor | None = None
-    prev_h = 0.0
-    for s, s_next in zip(sig[:-1], sig[1:]):
-        x0 = denoise(x, s)
-        if s_next == 0:
-            x = x0
-            break
-        h = math.log(s) - math.log(s_next)
-        if prev_x0 is None:
-            d = x0
-        else:
-            r = prev_h / h
-            d = (1 + 1 / (2 * r)) * x0 - (1 / (2 * r)) * prev_x0
-        x = (s_next / s) * x - math.expm1(-h) * d
-        prev_x0, prev_h = x0, h
-    return x
+    """DPM-Solver++(2M) (Lu et al. 2022): multistep 2nd order in λ = -log σ, data prediction;
+    the deterministic (η = 0) case of :func:`dpmpp_2m_sde`."""
+    return dpmpp_2m_sde(denoise, x, sigmas, noise, eta=0.0)
 
 
 def dpmpp_2m_sde(
@@ -120,8 +105,8 @@ def dpmpp_2m_sde(
     """DPM-Solver++(2M) SDE (Lu et al. 2022; the midpoint form of k-diffusion): the
     multistep data-prediction solver of the reverse SDE. At first order with η = 1 each
     step *is* DDPM's posterior step (same mean and noise); the second-order term corrects
-    the drift with the previous x̂0, so few steps keep ancestral sampling's noise. η = 0
-    gives :func:`dpmpp_2m` exactly.
+    the drift with the previous x̂0 (step ratio h/h_prev), so few steps keep ancestral
+    sampling's noise. η = 0 is the ODE solver DPM-Solver++(2M).
     """
     sig = sigmas.tolist()
     prev_x0: Tensor | None = None
