@@ -99,12 +99,6 @@ class _threads:
         numba.set_num_threads(self.before)
 
 
-def _euclidean(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """``[N, M]`` Euclidean distances in float64 (matmul identity, clamped at 0)."""
-    sq = (a * a).sum(1)[:, None] + (b * b).sum(1)[None] - 2.0 * (a @ b.T)
-    return np.sqrt(np.maximum(sq, 0.0))
-
-
 def _warm_duals(cost: np.ndarray, iters: int = 100) -> tuple[np.ndarray, np.ndarray]:
     """Feasible assignment duals ``u_i + v_j <= cost_ij`` near the optimum, cheaply.
 
@@ -143,7 +137,7 @@ def emd_exact(a, b, warm_start: bool = True) -> float:
     a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
     if a.shape != b.shape:
         raise ValueError(f"EMD needs clouds of equal size, got {a.shape} and {b.shape}")
-    cost = _euclidean(a, b)
+    cost = kernels.cost_matrix(a, b)
     reduced = cost
     if warm_start and len(a) > 256:
         u, v = _warm_duals(cost)

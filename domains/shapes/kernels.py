@@ -70,8 +70,9 @@ def chamfer_block(clouds_a, clouds_b, pairs):
 
 
 @numba.njit(cache=True)
-def _cost(a, b):
-    """``[N, N]`` Euclidean distances, computed in float64 whatever the input dtype."""
+def cost_matrix(a, b):
+    """``[N, N]`` Euclidean distances of equal-size clouds, by direct differences in float64
+    (no matmul identity, so no cancellation for close points), whatever the input dtype."""
     n = len(a)
     cost = np.empty((n, n))
     bx, by, bz = b[:, 0].astype(np.float64), b[:, 1].astype(np.float64), b[:, 2].astype(np.float64)
@@ -174,7 +175,7 @@ def auction_block(clouds, pairs, rel_eps):
     out = np.empty((len(pairs), 2))
     for p in numba.prange(len(pairs)):
         a, b = clouds[pairs[p, 0]], clouds[pairs[p, 1]]
-        cost = _cost(a, b)
+        cost = cost_matrix(a, b)
         near = 0.0
         for i in range(len(a)):
             near += cost[i].min()
