@@ -3,7 +3,8 @@
 Takes the DDPM EGNN trained by ``benchmarks/molecules_quality.py`` (``--run``), draws the
 same ``--n`` molecules (one seed) with ancestral DDPM at 50, 100 and 1000 steps and with
 other 50-NFE samplers (Karras σ spacing, EDM Heun with churn, DDIM η = 0.5,
-DPM-Solver++(2M) SDE), and scores
+DPM-Solver++(2M) SDE, DDIM η = 1.5 and 3, which inject more noise than ancestral sampling and
+so lower the sampling temperature), and scores
 each against the embedded test split. Atom stability gets a standard error over molecules
 (atoms within one molecule are not independent).
 
@@ -34,10 +35,13 @@ PLANS = [  # the 1000-step reference last, so a broken setup fails fast
     {"sampler": "heun", "steps": 25, "churn": 30.0},
     {"sampler": "ddim", "steps": 50, "eta": 0.5},
     {"sampler": "dpmpp_2m_sde", "steps": 50},
+    {"sampler": "ddim", "steps": 50, "eta": 1.5},  # η > 1: lower temperature
+    {"sampler": "ddim", "steps": 50, "eta": 3.0},
     {"sampler": "ddpm", "steps": 100},
     {"sampler": "ddpm", "steps": 1000},
 ]
 KEYS = ("atom_stability", "mol_stability", "validity", "validity_uniqueness", "fcd")
+KEYS += ("atom_type_tv", "bond_length_w1", "bond_angle_w1")  # does the sampler skew the data?
 
 
 def atom_stability_se(samples) -> float:

@@ -219,7 +219,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--checkpoint", default="latest", help="latest, best or a checkpoint folder")
     s.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     s.add_argument("--schedule", choices=["default", "karras", "diffwave_fast"])
-    s.add_argument("--eta", type=float, help="DDIM stochasticity (0 = deterministic)")
+    s.add_argument(
+        "--eta", type=float, help="DDIM noise (0 deterministic, 1 ancestral, >1 lower temperature)"
+    )
     s.add_argument("--churn", type=float, help="EDM Heun S_churn")
     s.add_argument(
         "--compile", action="store_true", help="torch.compile the networks (slow first call)"

@@ -116,7 +116,11 @@ class SampleConfig(Section):
     n: int = Field(64, ge=1)
     batch_size: int = Field(256, ge=1)
     guidance: float = Field(1.0, description="classifier-free guidance weight (1 = off)")
-    eta: float = Field(0.0, ge=0.0, description="DDIM stochasticity (0 = deterministic DDIM)")
+    eta: float = Field(
+        0.0,
+        ge=0.0,
+        description="DDIM noise: 0 deterministic, 1 ancestral (DDPM), >1 lower temperature",
+    )
     churn: float = Field(0.0, ge=0.0, description="EDM Heun S_churn")
     seed: int = 0
     compile: bool = Field(

@@ -65,6 +65,20 @@ def test_dpmpp_2m_sde_limits():
     torch.testing.assert_close(first("dpmpp_2m_sde"), first("ddpm"))
 
 
+def test_ddim_eta_above_one_renoises_and_lowers_temperature():
+    """Capped at σ_up = σ_next, a step is x̂0 + σ_next·n exactly; more noise than ancestral
+    shrinks the sampled covariance at a fixed step count (a known trade, not an accident)."""
+    one_step = schedules.karras_sigmas(12, 0.002, 80.0)[[3, 4]]
+    x = one_step[0] * make_noise(1)()
+    renoised = analytic_denoise(x, one_step[0].item()) + one_step[1] * make_noise(2)()
+    torch.testing.assert_close(
+        S.ddim(analytic_denoise, x, one_step, make_noise(2), eta=50.0), renoised
+    )
+    sigmas = schedules.karras_sigmas(50, 0.002, 80.0)
+    spread = [torch.cov(run("ddim", sigmas, eta=eta).T).trace().item() for eta in (1.0, 1.5, 3.0)]
+    assert spread[0] > spread[1] > spread[2] > 0.4 * COV.trace().item(), spread
+
+
 def test_ddim_eta0_is_deterministic():
     sigmas = schedules.karras_sigmas(10, 0.002, 80.0)
     assert torch.equal(run("ddim", sigmas, seed=3), run("ddim", sigmas, seed=3))

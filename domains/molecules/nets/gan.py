@@ -9,11 +9,12 @@ from collections.abc import Sequence
 
 import torch
 from torch import Tensor, nn
+from torch.nn import functional as F
 
 from multigen.domain import Batch
 from multigen.nn import ConditionEmbedding, Generator
 
-from ..constants import ONEHOT_SCALE
+from ..constants import CHARGE_SCALE, ONEHOT_SCALE
 from ..state import remove_mean, subspace_noise
 from .egnn import EGNNTrunk
 
@@ -48,10 +49,21 @@ class EGNNGenerator(Generator):
         h, x = self.trunk(z[..., :3], z[..., 3:], mask, extra)
         m = mask.unsqueeze(-1).to(h.dtype)
         logits = self.out(h)
-        # Types as a softmax scaled like the data's one-hot/4; charges as a free channel.
-        types = torch.softmax(logits[..., : self.num_types], -1) / ONEHOT_SCALE
-        rest = logits[..., self.num_types :]
-        return torch.cat([remove_mean(x, mask), types * m, rest * m], -1)
+        types = straight_through(
+            torch.softmax(logits[..., : self.num_types], -1),
+            F.one_hot(logits[..., : self.num_types].argmax(-1), self.num_types).to(h.dtype),
+        )
+        charges = logits[..., self.num_types :] * (1 / CHARGE_SCALE)
+        charges = straight_through(charges, torch.round(charges * CHARGE_SCALE) / CHARGE_SCALE)
+        return torch.cat([remove_mean(x, mask), types / ONEHOT_SCALE * m, charges * m], -1)
+
+
+def straight_through(soft: Tensor, hard: Tensor) -> Tensor:
+    """``hard`` in the forward pass, ``soft``'s gradient in the backward pass. The
+    discriminator then sees exact one-hot types and integer charges, as in the data; a
+    softmax never equals a one-hot, so it would let it tell fakes from real molecules by that
+    cue alone."""
+    return soft + (hard - soft).detach()
 
 
 def build_egnn_generator(info: dict, **params) -> nn.Module:
