@@ -17,6 +17,11 @@ they are far from a converged SC09 model and not comparable with ANCHORS' publis
     .venv/bin/python benchmarks/audio_quality.py               # the recorded run
     .venv/bin/python benchmarks/audio_quality.py --smoke       # a minute, checks the wiring
 
+A run folder ``--out/<ddpm|flow|gan>`` that already holds checkpoints is scored as it is, so
+a long (GPU) training run answers the "6 fast steps vs 50 steps" question on a model that
+makes digits: train it into ``OUT/ddpm`` with the same ``--rate``, then run this script
+with ``--out OUT --device cuda``.
+
 ``multigen data prepare spoken-digits`` must have been run. Writes
 benchmarks/results/audio_quality.json and .md (``--smoke``: audio_quality_smoke.*).
 """
@@ -68,7 +73,12 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=48, help="samples per row")
     ap.add_argument("--n200", type=int, default=24, help="samples for the 200-NFE row")
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch default)")
-    ap.add_argument("--out", default="/tmp/audio_quality")
+    ap.add_argument(
+        "--out",
+        default="/tmp/audio_quality",
+        help="run folders OUT/{ddpm,flow,gan}; one holding checkpoints is reused",
+    )
+    ap.add_argument("--device", default="cpu", help="where to sample: cpu, cuda or auto")
     ap.add_argument("--smoke", action="store_true", help="tiny budget, checks the wiring")
     args = ap.parse_args()
     if args.smoke:
@@ -99,6 +109,10 @@ def main() -> None:
     runs = {}
     for name, config in (("ddpm", "embedded_ddpm"), ("flow", "embedded_flow"),
                          ("gan", "embedded_gan")):  # fmt: skip
+        if (out / name / "checkpoints").is_dir():  # trained before (e.g. a long GPU run)
+            runs[name], train_s[name] = out / name, None
+            print(f"reusing the trained run {out / name}", flush=True)
+            continue
         t = time.perf_counter()
         runs[name] = api.train(
             ROOT / f"configs/audio/{config}.yaml", out / name, overrides(args, name == "gan")
@@ -111,7 +125,7 @@ def main() -> None:
             ("ddpm", "ddpm", "default", 200, args.n200), ("flow", "euler", "default", 6, args.n),
             ("flow", "euler", "default", 20, args.n), ("flow", "euler", "default", 50, args.n),
             ("gan", None, "default", 1, args.n)]  # fmt: skip
-    loaded = {k: api.load_run(v, device="cpu") for k, v in runs.items()}
+    loaded = {k: api.load_run(v, device=args.device) for k, v in runs.items()}
     for run, sampler, schedule, steps, n in plan:
         res = api.sample(loaded[run], n=n, sampler=sampler, steps=steps, seed=0,
                          schedule=None if schedule == "default" else schedule)  # fmt: skip
@@ -136,6 +150,12 @@ def main() -> None:
     print(markdown(meta, rows))
 
 
+def train_note(seconds: float | None) -> str:
+    if seconds is None:
+        return "reused (its own config.yaml applies, not the sizes above)"
+    return f"{seconds:.0f}"
+
+
 def markdown(meta: dict, rows: list[dict]) -> str:
     lines = [
         "# Audio quality vs NFE (spoken-digit set)",
@@ -151,7 +171,8 @@ def markdown(meta: dict, rows: list[dict]) -> str:
         "(compare rows with equal n).",
         "",
         f"Total {meta['total_seconds'] / 60:.1f} min on {meta['threads']} torch thread(s); "
-        f"training s: " + ", ".join(f"{k} {v:.0f}" for k, v in meta["train_seconds"].items())
+        "training s: "
+        + ", ".join(f"{k} {train_note(v)}" for k, v in meta["train_seconds"].items())
         + f"; 1-min load average at the end {meta['load_avg_1min_end']:.1f}; {meta['time']}.",
         "",
         "| run | sampler | schedule | NFE | n | sampling s | fd_cls | IS | fd_mel | NDB |",
