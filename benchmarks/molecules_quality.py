@@ -35,6 +35,7 @@ KEYS = (
 NET = "model.params={hidden: 64, layers: 4}"
 DIFFUSION = [("ddpm", 50), ("ddpm", 100), ("ddpm", 250), ("ddpm", 1000)]
 DIFFUSION += [("ddim", 50), ("ddim", 100), ("ddim", 250), ("dpmpp_2m", 50), ("dpmpp_2m", 100)]
+DIFFUSION += [("ddim", 50, 1.5), ("ddim", 100, 1.5), ("ddim", 250, 1.5)]  # (…, η): colder
 FLOW = [("euler", 50), ("euler", 100), ("euler", 250), ("heun", 25), ("heun", 50)]
 FLOW += [("dpmpp_2m", 50)]
 
@@ -111,15 +112,15 @@ def main() -> None:
         if not (run_dir / "checkpoints").exists():
             api.train(f"configs/molecules/{config}", out=run_dir, overrides=common + extra)
         run = api.load_run(run_dir, device="cpu")
-        for sampler, steps in samplers:
-            res = api.sample(run, n=args.n, sampler=sampler, steps=steps, seed=0)
+        for sampler, steps, *eta in samplers:
+            res = api.sample(run, n=args.n, sampler=sampler, steps=steps, seed=0, eta=sum(eta))
             scores = api.evaluate("molecules", res.samples, reference, strain=False)
             rows.append(
                 {
                     "method": name,
                     "train_steps": int(run.checkpoint.name.split("_")[-1]),
                     "train_s": train_seconds(run_dir),
-                    "sampler": sampler or "generator",
+                    "sampler": (sampler or "generator") + "".join(f" η={e}" for e in eta),
                     "steps": steps,
                     "nfe": res.nfe,
                     "sample_s": res.seconds,
