@@ -113,7 +113,9 @@ def main() -> None:
             api.train(f"configs/molecules/{config}", out=run_dir, overrides=common + extra)
         run = api.load_run(run_dir, device="cpu")
         for sampler, steps, *eta in samplers:
-            res = api.sample(run, n=args.n, sampler=sampler, steps=steps, seed=0, eta=sum(eta))
+            res = api.sample(
+                run, n=args.n, sampler=sampler, steps=steps, seed=0, eta=eta[0] if eta else None
+            )
             scores = api.evaluate("molecules", res.samples, reference, strain=False)
             rows.append(
                 {

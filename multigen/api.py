@@ -153,6 +153,12 @@ def sample(
             f"sampler {options.sampler!r} does not apply to method {run.config.method.name!r}; "
             f"choose one of: {', '.join(allowed)}"
         )
+    name = options.sampler or run.method.default_sampler
+    for key, value, takes in (("eta", eta, "ddim"), ("churn", churn, "heun")):
+        if value is not None and name != takes:  # would be silently ignored otherwise
+            raise DomainError(f"{key} applies to the {takes} sampler only, not to {name!r}")
+    if churn is not None and run.config.method.name == "flow":
+        raise DomainError("churn does not apply to flow matching (its heun integrates in t)")
     cond_t = None if cond is None else torch.as_tensor(cond)
     if cond_t is not None and cond_t.ndim == 0:
         cond_t = cond_t.repeat(options.n)

@@ -122,6 +122,20 @@ def test_sample_options_reach_the_sampler(run_dir):
         api.sample(run, n=4, schedule="fast")
     with pytest.raises(DomainError, match="eta: Input should be greater than or equal to 0"):
         api.sample(run, n=4, sampler="ddim", eta=-1.0)
+    with pytest.raises(DomainError, match="eta applies to the ddim sampler only, not to 'euler'"):
+        api.sample(run, n=4, sampler="euler", eta=1.0)
+    with pytest.raises(DomainError, match="churn applies to the heun sampler only"):
+        api.sample(run, n=4, sampler="ddim", churn=10.0)
+
+
+def test_churn_is_refused_for_flow_matching(tmp_path):
+    from multigen import api
+
+    cfg = tmp_path / "flow.yaml"
+    cfg.write_text(yaml.safe_dump(tiny_config("flow", steps=2)))
+    run = api.train(cfg, tmp_path / "run")
+    with pytest.raises(DomainError, match="churn does not apply to flow matching"):
+        api.sample(run, n=4, sampler="heun", churn=5.0)
 
 
 def test_config_typo_exit_code(tmp_path):
