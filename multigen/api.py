@@ -155,10 +155,11 @@ def sample(
         )
     name = options.sampler or run.method.default_sampler
     for key, value, takes in (("eta", eta, "ddim"), ("churn", churn, "heun")):
-        if value is not None and name != takes:  # would be silently ignored otherwise
-            raise DomainError(f"{key} applies to the {takes} sampler only, not to {name!r}")
-    if churn is not None and run.config.method.name == "flow":
-        raise DomainError("churn does not apply to flow matching (its heun integrates in t)")
+        if value is None or key in run.method.sampler_options(name):
+            continue  # otherwise the sampler would ignore it silently
+        if name == takes:  # flow matching's heun integrates in t
+            raise DomainError(f"{key} does not apply to flow matching (its heun integrates in t)")
+        raise DomainError(f"{key} applies to the {takes} sampler only, not to {name!r}")
     cond_t = None if cond is None else torch.as_tensor(cond)
     if cond_t is not None and cond_t.ndim == 0:
         cond_t = cond_t.repeat(options.n)

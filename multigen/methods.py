@@ -87,6 +87,10 @@ class Method:
     def samplers(self) -> tuple[str, ...]:
         return tuple(S.SAMPLERS)
 
+    def sampler_options(self, name: str) -> tuple[str, ...]:
+        """The sample options (``eta``, ``churn``) that sampler ``name`` uses here."""
+        return ()
+
     def build_network(self, role: str, name: str, params: dict[str, Any]) -> nn.Module:
         spec = self.domain.networks.get(name)
         allowed = sorted(n for n, s in self.domain.networks.items() if s.role == role)
@@ -213,6 +217,15 @@ class DiffusionFamily(Method):
             return math.sqrt(1 + sigma_max**2)
         return sigma_max
 
+    def _sampler_fn(self, name: str) -> Callable[..., Tensor]:
+        if name == "heun" and isinstance(self.config, FlowMethod):
+            return S.heun_flow  # flows integrate their ODE in t (no churn)
+        return S.get_sampler(name)
+
+    def sampler_options(self, name: str) -> tuple[str, ...]:
+        fn = self._sampler_fn(name)
+        return tuple(key for key, takes in (("eta", S.ddim), ("churn", S.heun)) if fn is takes)
+
     def sample(
         self,
         models: dict[str, nn.Module],
@@ -222,9 +235,7 @@ class DiffusionFamily(Method):
         sigmas: Tensor | None = None,
     ) -> Batch:
         name = options.sampler or self.default_sampler
-        fn = S.get_sampler(name)
-        if name == "heun" and isinstance(self.config, FlowMethod):
-            fn = S.heun_flow  # flows integrate their ODE in t (no churn)
+        fn = self._sampler_fn(name)
         if sigmas is None:
             sigmas = self.sigmas(options.steps, options.schedule)
         model = models["model"]
@@ -241,11 +252,7 @@ class DiffusionFamily(Method):
             x0 = denoise_cond(x.float(), sig, template.cond, template.mask).to(x.dtype)
             return x0 if clip is None else x0.clamp(*clip)
 
-        kwargs: dict[str, Any] = {}
-        if name == "ddim":
-            kwargs["eta"] = options.eta
-        if fn is S.heun:
-            kwargs["churn"] = options.churn
+        kwargs = {key: getattr(options, key) for key in self.sampler_options(name)}
         x = self.initial_scale(sigmas[0].item()) * noise()
         x = fn(denoise, x, sigmas, noise, **kwargs)
         return template.with_x(x.float())
