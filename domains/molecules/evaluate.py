@@ -8,7 +8,7 @@ import numpy as np
 from scipy.stats import wasserstein_distance
 
 from .bonds import infer_bonds
-from .metrics.chem import drug_properties, to_smiles, validity_metrics
+from .metrics.chem import drug_properties, edm_smiles, to_smiles, validity_metrics
 from .metrics.geometry import (
     atom_number_counts,
     atom_type_counts,
@@ -37,12 +37,18 @@ class ReferenceStats:
         self.mols = mols
         self.bonded = with_bonds(mols, bonds)
         # Reference SMILES use the file's bonds when present (true chemistry).
-        ref_smiles = [to_smiles(m, implicit_h=False) for m in with_bonds(mols, "file")]
+        if bonds == "table":  # files without bonds fall back to the table: reuse it
+            file_bonds = [m if m.bonds is not None else b for m, b in zip(mols, self.bonded)]
+        else:
+            file_bonds = with_bonds(mols, "file")
+        ref_smiles = [to_smiles(m, implicit_h=False) for m in file_bonds]
         self.smiles = [s for s in ref_smiles if s]
-        # Novelty: a sample equal to a reference molecule read either way (true bonds, or
-        # bonds re-inferred from coordinates like the samples') is not novel.
+        # Heavy-atom novelty: a sample equal to a reference molecule read either way (true
+        # bonds, or bonds re-inferred from coordinates like the samples') is not novel.
         decoded = {to_smiles(m) for m in self.bonded}
         self.smiles_set = set(self.smiles) | {s for s in decoded if s}
+        # EDM's novelty reference: whole-molecule SMILES with H, bonds as the samples get them.
+        self.smiles_set_edm = {s for s in (edm_smiles(m, largest=False) for m in self.bonded) if s}
         self.props = drug_properties(self.smiles)
         self.lengths = bond_lengths(self.bonded)
         self.angles = bond_angles(self.bonded)
@@ -73,7 +79,15 @@ def evaluate_molecules(
     out.update(stability(samples, charge_aware=True))
     bonded = with_bonds(samples, bonds)
     smiles = [to_smiles(m) for m in bonded]
-    out.update(validity_metrics(smiles, bonded, reference.smiles_set if reference else None))
+    out.update(
+        validity_metrics(
+            [edm_smiles(m) for m in bonded],
+            bonded,
+            reference.smiles_set_edm if reference else None,
+            heavy=smiles,
+            reference_heavy=reference.smiles_set if reference else None,
+        )
+    )
     valid = [s for s in smiles if s]
     props = drug_properties(valid)
     for k, v in props.items():

@@ -17,21 +17,46 @@ def largest_fragment(mol: Chem.Mol) -> Chem.Mol:
     return max(frags, default=mol, key=lambda m: m.GetNumAtoms())
 
 
+def _sanitized(mol: Molecule, implicit_h: bool, largest: bool) -> Chem.Mol | None:
+    """The RDKit molecule (its largest fragment with ``largest``) if sanitisation succeeds."""
+    RDLogger.DisableLog("rdApp.*")
+    try:
+        rd = mol.to_rdkit(sanitize=True, implicit_h=implicit_h)
+        if largest:
+            rd = largest_fragment(rd)
+            Chem.SanitizeMol(rd)
+    except Exception:  # noqa: BLE001 - sanitisation raises several RDKit error types
+        return None
+    return rd
+
+
 def to_smiles(mol: Molecule, implicit_h: bool = True) -> str | None:
-    """Canonical SMILES of the largest fragment if RDKit sanitises the molecule, else None.
+    """Heavy-atom canonical SMILES of the largest fragment if RDKit sanitises the molecule,
+    else None (hydrogens removed: two molecules differing only in H count the same).
 
     ``implicit_h=True`` is EDM's validity: RDKit may add implicit H to open valences, so
     only over-bonded or otherwise unsanitisable molecules are invalid.
     """
-    RDLogger.DisableLog("rdApp.*")
+    rd = _sanitized(mol, implicit_h, largest=True)
+    if rd is None:
+        return None
     try:
-        rd = mol.to_rdkit(sanitize=True, implicit_h=implicit_h)
-        frag = largest_fragment(rd)
-        Chem.SanitizeMol(frag)
-        smi = Chem.MolToSmiles(Chem.RemoveHs(frag))
-    except Exception:  # noqa: BLE001 - sanitisation raises several RDKit error types
+        smi = Chem.MolToSmiles(Chem.RemoveHs(rd))
+    except Exception:  # noqa: BLE001
         return None
     return smi or None
+
+
+def edm_smiles(mol: Molecule, largest: bool = True) -> str | None:
+    """EDM's SMILES (``qm9/rdkit_functions.py``): sanitise the whole molecule (implicit H
+    allowed), take its largest fragment, and write canonical SMILES *with* its explicit
+    hydrogen atoms, so molecules that differ only in their H atoms are distinct. EDM
+    writes the training set's SMILES (the novelty reference) from whole molecules:
+    ``largest=False``. None when RDKit cannot sanitise the molecule."""
+    rd = _sanitized(mol, implicit_h=True, largest=largest)
+    if rd is None:
+        return None
+    return Chem.MolToSmiles(rd) or None
 
 
 def n_fragments(mol: Molecule) -> int:
@@ -53,10 +78,17 @@ def n_fragments(mol: Molecule) -> int:
 
 
 def validity_metrics(
-    smiles: list[str | None], mols: list[Molecule], reference_smiles: set[str] | None
+    smiles: list[str | None],
+    mols: list[Molecule],
+    reference: set[str] | None = None,
+    heavy: list[str | None] | None = None,
+    reference_heavy: set[str] | None = None,
 ) -> dict[str, float]:
-    """validity = sanitisable / all; uniqueness = distinct / valid; novelty = unique valid not
-    in the reference / unique valid (EDM/MiDi); connected = single-fragment / all."""
+    """EDM's metrics on EDM's SMILES (:func:`edm_smiles`, one per molecule, None = invalid):
+    validity = valid / all; uniqueness = distinct / valid; validity_uniqueness = distinct /
+    all; novelty = distinct not in ``reference`` / distinct. ``connected`` = single-fragment
+    / all. With ``heavy`` (:func:`to_smiles`, hydrogens removed) the same under ``*_heavy``
+    keys, which count molecules differing only in their H atoms as one."""
     n = max(len(smiles), 1)
     valid = [s for s in smiles if s]
     unique = set(valid)
@@ -66,8 +98,17 @@ def validity_metrics(
         "validity_uniqueness": len(unique) / n,
         "connected": sum(n_fragments(m) == 1 for m in mols) / n,
     }
-    if reference_smiles is not None:
-        out["novelty"] = len(unique - reference_smiles) / len(unique) if unique else 0.0
+    if reference is not None:
+        out["novelty"] = len(unique - reference) / len(unique) if unique else 0.0
+    if heavy is not None:
+        valid_h = [s for s in heavy if s]
+        unique_h = set(valid_h)
+        out["uniqueness_heavy"] = len(unique_h) / len(valid_h) if valid_h else 0.0
+        out["validity_uniqueness_heavy"] = len(unique_h) / n
+        if reference_heavy is not None:
+            out["novelty_heavy"] = (
+                len(unique_h - reference_heavy) / len(unique_h) if unique_h else 0.0
+            )
     return out
 
 

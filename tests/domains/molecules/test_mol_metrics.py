@@ -67,7 +67,7 @@ def test_charge_aware_stability(methane):
 def test_validity_uniqueness_novelty_by_hand(methane, water, ethene):
     mols = [infer_bonds(m) for m in (methane, methane, water, ethene)]
     smiles = [to_smiles(m) for m in mols] + [None]
-    out = validity_metrics(smiles, mols + [mols[0]], reference_smiles={"C"})
+    out = validity_metrics(smiles, mols + [mols[0]], reference={"C"})
     assert out["validity"] == pytest.approx(4 / 5)
     assert out["uniqueness"] == pytest.approx(3 / 4)
     assert out["validity_uniqueness"] == pytest.approx(3 / 5)
