@@ -109,8 +109,9 @@ CHARGED_VALENCE: dict[str, dict[int, tuple[int, ...]]] = {
     "I": {0: (1,), -1: (0,)},
 }
 
-# The 19 QM9 targets in the column order of gdb9.sdf.csv (units as in the file:
-# Debye, Bohr^3, Hartree, Bohr^2, cal/mol/K, GHz).
+# The 19 QM9 targets in the column order of gdb9.sdf.csv. The file's units are Debye, Bohr^3,
+# Hartree, Bohr^2, cal/mol/K, GHz; readers convert to QM9_UNITS below (the *_atom columns,
+# absent from qm9pack, stay as in the file).
 QM9_PROPERTIES = (
     "A",
     "B",
@@ -132,5 +133,36 @@ QM9_PROPERTIES = (
     "h298_atom",
     "g298_atom",
 )
+# Units of EDM's tables (Cormorant's QM9 processing: energies Hartree -> eV with this factor;
+# EDM's Table 3 gives HOMO/LUMO/gap in meV). Both QM9 routes convert to these on reading.
+HARTREE_EV = 27.211386246
+HARTREE_MEV = 1000.0 * HARTREE_EV
+QM9_TO_EDM_UNITS = {
+    "homo": HARTREE_MEV,
+    "lumo": HARTREE_MEV,
+    "gap": HARTREE_MEV,
+    "zpve": HARTREE_EV,
+    "u0": HARTREE_EV,
+    "u298": HARTREE_EV,
+    "h298": HARTREE_EV,
+    "g298": HARTREE_EV,
+}
+QM9_UNITS = {
+    "A": "GHz",
+    "B": "GHz",
+    "C": "GHz",
+    "mu": "D",
+    "alpha": "Bohr^3",
+    "homo": "meV",
+    "lumo": "meV",
+    "gap": "meV",
+    "r2": "Bohr^2",
+    "zpve": "eV",
+    "u0": "eV",
+    "u298": "eV",
+    "h298": "eV",
+    "g298": "eV",
+    "cv": "cal/(mol K)",
+}
 # RDKit-computed properties usable for conditioning on any dataset.
 RDKIT_PROPERTIES = ("qed", "logp", "mw")

@@ -17,7 +17,7 @@ from .conformers import cache_dir, conformers
 from .constants import QM9_PROPERTIES, RDKIT_PROPERTIES
 from .io import SkipLog, read_sdf, read_smiles, read_xyz
 from .mol import Molecule
-from .qm9 import load_qm9
+from .qm9 import qm9_molecules
 from .state import encode
 
 SPLITS = ("train", "valid", "test", "all")
@@ -193,11 +193,43 @@ def smiles_dataset(
     return _finish(mols, split, log, str(path), **params)
 
 
-def qm9_dataset(path: Path, split: str = "train", strict: bool = False, **params: Any):
+def qm9_dataset(
+    path: Path | None = None,
+    split: str = "train",
+    strict: bool = False,
+    progress: bool = True,
+    **params: Any,
+):
+    """QM9 with H, EDM's split: the installed qm9pack wheel, or ``path`` (raw or qm9pack
+    folder)."""
     log = SkipLog(strict=strict)
-    mols = load_qm9(path, split, log)
+    mols = qm9_molecules(path, split, log, progress=progress)
     params.setdefault("atom_types", ["H", "C", "N", "O", "F"])
-    return _finish(mols, split, log, str(path), presplit=True, **params)
+    return _finish(mols, split, log, str(path or "qm9"), presplit=True, **params)
+
+
+def prepare_qm9(out_dir: Path | None = None, **_: Any) -> Path:
+    """Parse the installed qm9pack CSVs into the cache (instant when it is already valid);
+    with ``out_dir``, also write each split as an SDF there (atoms and 3D geometry, no
+    bonds, properties in EDM's units as SDF fields)."""
+    from .io import write_sdf
+    from .qm9_cache import cache_path, load_table
+    from .qm9_pack import pack_dir
+
+    folder = pack_dir()
+    table = load_table(folder)
+    if out_dir is None:
+        return cache_path(folder)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    from .qm9 import qm9_split_indices
+
+    for split in ("train", "valid", "test"):
+        target = out_dir / f"qm9_{split}.sdf"
+        tmp = out_dir / f".qm9_{split}.sdf.tmp"
+        write_sdf([table.molecule(int(k)) for k in qm9_split_indices(len(table), split)], tmp)
+        tmp.replace(target)
+    return out_dir
 
 
 # ---- the embedded QM9-like set ------------------------------------------------------------

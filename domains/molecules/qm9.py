@@ -1,10 +1,15 @@
-"""QM9 in its raw format (as distributed and as torch_geometric reads it).
+"""QM9: from the qm9pack wheel (default, see ``qm9_pack``) or in its raw format.
+
+Raw format (as distributed and as torch_geometric reads it):
 
 A folder with ``gdb9.sdf`` (133,885 molecules, 3D, with H), ``gdb9.sdf.csv`` (mol_id + 19
 targets, row k = SDF record k) and ``uncharacterized.txt`` (3,054 molecules whose geometry
 failed a consistency check; excluded). The split is EDM's: after exclusion, a permutation
 with NumPy seed 0 gives 100,000 train / 17,748 valid / 13,083 test (10 % test, the rest
-valid); smaller files (tests) get the same fractions.
+valid); smaller files (tests) get the same fractions. This is Cormorant's split, which EDM
+uses; the qm9pack route applies it to the same 130,831 molecules in gdb9 order, so both
+routes give EDM's exact train/valid/test molecules. Properties are converted to EDM's units
+(``constants.QM9_UNITS``).
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ from rdkit import Chem, RDLogger
 
 from multigen.domain import DomainError
 
-from .constants import QM9_PROPERTIES
+from .constants import QM9_PROPERTIES, QM9_TO_EDM_UNITS
 from .io import SkipLog
 from .mol import Molecule
 
@@ -95,7 +100,30 @@ def _parse(folder: Path, log: SkipLog) -> list[Molecule | None]:
             kept.append(None)
             continue
         m = Molecule.from_rdkit(mol, name=rows[k][0])
-        m.props = {name: float(v) for name, v in zip(QM9_PROPERTIES, rows[k][1:20])}
+        m.props = {
+            name: float(v) * QM9_TO_EDM_UNITS.get(name, 1.0)
+            for name, v in zip(QM9_PROPERTIES, rows[k][1:20])
+        }
         kept.append(m)
     RDLogger.EnableLog("rdApp.*")
     return kept
+
+
+def qm9_molecules(
+    path: Path | None, split: str, log: SkipLog | None = None, progress: bool = True
+) -> list[Molecule]:
+    """QM9 molecules of ``split``: the installed qm9pack wheel (``path`` None), a qm9pack-style
+    folder (``qm9_part1.csv`` ...), or a raw folder (``gdb9.sdf`` ...)."""
+    from .qm9_cache import load_table
+    from .qm9_pack import is_pack_dir, pack_dir
+
+    if path is not None and (Path(path) / "gdb9.sdf").is_file():
+        return load_qm9(Path(path), split, log)
+    if path is not None and not is_pack_dir(Path(path)):
+        raise DomainError(
+            f"{path}: not a QM9 folder: expected the raw files ({', '.join(QM9_FILES)}) "
+            "or qm9pack's CSVs (qm9_part1.csv, qm9_part2.csv, qm9_part3.csv, "
+            "qm9_polarizability.csv); leave data.path empty to use the installed qm9pack"
+        )
+    table = load_table(pack_dir() if path is None else Path(path), progress=progress)
+    return [table.molecule(int(k)) for k in qm9_split_indices(len(table), split)]
