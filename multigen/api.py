@@ -54,7 +54,9 @@ def train(
         stem = Path(config).stem if isinstance(config, str | Path) else cfg.method.name
         out = Path("runs") / f"{cfg.domain}_{stem}"
     trainer = Trainer(cfg, get_domain(cfg.domain), Path(out), resume=resume)
+    trainer.check_evaluation()  # fail before the first step, not after the last
     trainer.fit()
+    trainer.finish()
     return Path(out)
 
 
@@ -67,10 +69,36 @@ class LoadedRun:
     info: dict[str, Any]
     device: torch.device
     checkpoint: Path
+    weights: str = "ema"
 
 
-def load_run(run_dir: str | Path, checkpoint: str = "latest", device: str = "auto") -> LoadedRun:
-    """Rebuild a trained run's models with their EMA weights (``checkpoint``: latest|best|PATH)."""
+WEIGHTS = ("ema", "raw")
+MODEL_SECTIONS = ("domain", "model", "discriminator", "method")
+
+
+def _check_same_run(run_dir: Path, path: Path, meta: dict[str, Any]) -> None:
+    """A checkpoint given by path must hold the model the run folder's config describes."""
+    own = run_dir / "config.yaml"
+    if not own.is_file():
+        return
+    mine = load_config(own).model_dump(mode="json")
+    theirs = load_config(meta["config"]).model_dump(mode="json")
+    differ = [k for k in MODEL_SECTIONS if mine.get(k) != theirs.get(k)]
+    if differ:
+        raise ckpt.CheckpointError(
+            f"checkpoint {path} is not a checkpoint of {run_dir}: its {', '.join(differ)} "
+            f"section(s) differ from {own}; pass the run folder it belongs to"
+        )
+
+
+def load_run(
+    run_dir: str | Path, checkpoint: str = "latest", device: str = "auto", weights: str = "ema"
+) -> LoadedRun:
+    """Rebuild a trained run's models (``checkpoint``: latest|best|PATH of a checkpoint of this
+    run; ``weights``: ``ema`` — the averaged weights, where the method keeps them — or
+    ``raw``, the weights the optimiser left)."""
+    if weights not in WEIGHTS:
+        raise DomainError(f"weights must be one of {', '.join(WEIGHTS)}, got {weights!r}")
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise DomainError(f"run folder not found: {run_dir}")
@@ -85,19 +113,23 @@ def load_run(run_dir: str | Path, checkpoint: str = "latest", device: str = "aut
             f"no {checkpoint} checkpoint in {run_dir / 'checkpoints'}; train the run first"
         )
     meta = ckpt.read_meta(path)
+    if checkpoint not in ("latest", "best"):
+        _check_same_run(run_dir, path, meta)
     cfg = load_config(meta["config"])
     domain = get_domain(cfg.domain)
     info = meta["info"]
     method = build_method(cfg, domain, info)
-    weights = ckpt.load_weights(path)
-    has_ema = any(k.startswith("ema/") for k in weights)
+    state = ckpt.load_weights(path)
+    has_ema = any(k.startswith("ema/") for k in state)
     ema_names = {k for k in method.models if k in method.ema_models}
     for name, module in method.models.items():
-        prefix = "ema" if (has_ema and name in ema_names) else "model"
-        ckpt.restore_modules(weights, prefix, {name: module}, path)
+        prefix = "ema" if (weights == "ema" and has_ema and name in ema_names) else "model"
+        used = {k: v for k, v in state.items() if k.startswith(f"{prefix}/{name}.")}
+        ckpt.require_finite(used, str(path))
+        ckpt.restore_modules(used, prefix, {name: module}, path)
     dev = resolve_device(device)
     models = {k: m.to(dev).eval() for k, m in method.models.items()}
-    return LoadedRun(cfg, domain, method, models, info, dev, path)
+    return LoadedRun(cfg, domain, method, models, info, dev, path, weights)
 
 
 @dataclass
@@ -124,11 +156,15 @@ def sample(
     churn: float | None = None,
     compile: bool | None = None,
     schedule: str | None = None,
+    weights: str = "ema",
 ) -> SampleResult:
     """Draw samples from a trained run and (when ``out`` is given) write them as files."""
     from multigen.methods import nfe
 
-    run = run_dir if isinstance(run_dir, LoadedRun) else load_run(run_dir, checkpoint, device)
+    if isinstance(run_dir, LoadedRun):
+        run = run_dir
+    else:
+        run = load_run(run_dir, checkpoint, device, weights)
     given = dict(
         n=n,
         sampler=sampler,
@@ -160,7 +196,11 @@ def sample(
         if name == takes:  # flow matching's heun integrates in t
             raise DomainError(f"{key} does not apply to flow matching (its heun integrates in t)")
         raise DomainError(f"{key} applies to the {takes} sampler only, not to {name!r}")
+    if guidance is not None and guidance != 1.0:
+        _check_guidance(run)
     cond_t = None if cond is None else torch.as_tensor(cond)
+    if cond_t is not None:
+        run.domain.check_condition(cond_t, run.info)
     if cond_t is not None and cond_t.ndim == 0:
         cond_t = cond_t.repeat(options.n)
     start = time.perf_counter()
@@ -186,6 +226,23 @@ def sample(
     return SampleResult(
         samples, files, batch, seconds, nfe(run.method, options.sampler, options.steps)
     )
+
+
+def _check_guidance(run: LoadedRun) -> None:
+    """Classifier-free guidance needs a conditional model that also learned the
+    unconditional case (condition dropout)."""
+    conditional = bool(run.info.get("num_classes") or run.info.get("cond_dim"))
+    drop = getattr(run.config.method, "cond_drop", 0.0)
+    if not conditional:
+        raise DomainError(
+            "guidance applies to conditional runs only; this run was trained without "
+            "conditions (data.conditional: false), so there is nothing to guide"
+        )
+    if not drop:
+        raise DomainError(
+            "guidance needs a model trained with condition dropout (method.cond_drop > 0, "
+            "e.g. 0.1) to know the unconditional case; this run has cond_drop 0"
+        )
 
 
 def evaluate(

@@ -88,6 +88,7 @@ def cmd_sample(args: argparse.Namespace) -> None:
         schedule=args.schedule,
         eta=args.eta,
         churn=args.churn,
+        weights=args.weights,
     )
     print(f"{len(res.batch)} samples ({res.nfe} NFE) in {res.seconds:.2f} s -> {out}")
 
@@ -116,10 +117,13 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
 
     dom = get_domain(args.domain)
     path = Path(args.samples)
-    if not path.exists():
+    if path.exists():
+        # load here (not inside api.evaluate) so the report can name the skipped files
+        samples = dom.load_samples(path, strict=args.strict)
+    elif ":" in args.samples:  # a dataset NAME:split scored as samples (the "data" row)
+        samples = dom.reference(args.samples, strict=args.strict)
+    else:
         raise DomainError(f"samples not found: {path}")
-    # load here (not inside api.evaluate) so the report can name the files that were skipped
-    samples = dom.load_samples(path, strict=args.strict)
     reference = args.reference
     if isinstance(reference, str):
         reference = dom.reference(reference, strict=args.strict)
@@ -218,6 +222,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     s.add_argument("--checkpoint", default="latest", help="latest, best or a checkpoint folder")
     s.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    s.add_argument(
+        "--weights",
+        default="ema",
+        choices=["ema", "raw"],
+        help="ema: the averaged weights (default); raw: the optimiser's last weights",
+    )
     s.add_argument("--schedule", choices=["default", "karras", "diffwave_fast"])
     s.add_argument(
         "--eta", type=float, help="DDIM noise (0 deterministic, 1 ancestral, >1 lower temperature)"

@@ -90,7 +90,14 @@ class TrainConfig(Section):
     warmup: int = Field(0, ge=0, description="linear learning-rate warm-up steps")
     grad_clip: float | None = Field(1.0, gt=0)
     ema_decay: float = Field(0.999, ge=0.0, lt=1.0)
-    precision: Literal["fp32", "bf16"] = "fp32"
+    ema_warmup: bool = Field(
+        True, description="EMA decay min(ema_decay, (1+k)/(10+k)) at step k (False: constant)"
+    )
+    precision: Literal["auto", "fp32", "bf16"] = Field(
+        "auto",
+        description="auto = bf16 where the GPU or CPU computes it natively "
+        "(AVX-512 BF16/AMX), fp32 elsewhere",
+    )
     compile: bool = False
     device: Literal["auto", "cpu", "cuda"] = "auto"
     seed: int = 0

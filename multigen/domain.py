@@ -208,3 +208,29 @@ class Domain:
     def evaluate(self, samples: Any, reference: Any, **options: Any) -> dict[str, float]:
         """Score samples against a reference with the field's metrics (flat dict)."""
         raise NotImplementedError
+
+    def check_condition(self, cond: Tensor, info: dict[str, Any]) -> None:
+        """Raise :class:`DomainError` if ``cond`` (from ``sample --cond``) means nothing to a
+        run described by ``info``. Default: class labels ``0..num_classes-1`` for
+        class-conditional runs, property vectors for property-conditioned ones."""
+        classes = int(info.get("num_classes") or 0)
+        dim = int(info.get("cond_dim") or 0)
+        if not classes and not dim:
+            raise DomainError(
+                "cond: this run was trained without conditions (data.conditional: false or "
+                "data without labels), so a condition would be ignored; sample without it"
+            )
+        if classes:
+            labels = cond.reshape(-1)
+            if labels.is_floating_point() or labels.min() < 0 or labels.max() >= classes:
+                raise DomainError(
+                    f"cond: class labels must be integers 0..{classes - 1}, got "
+                    f"{labels.tolist()[:5]}"
+                )
+        elif not cond.is_floating_point() or cond.shape[-1:] != (dim,) and cond.numel() != dim:
+            raise DomainError(f"cond: this run is conditioned on {dim} properties (floats)")
+
+    def check_evaluation(self, reference: Any, **options: Any) -> None:
+        """Raise :class:`DomainError` if :meth:`evaluate` could never score samples against
+        ``reference`` with ``options`` (the trainer asks before its first step). The default
+        accepts everything; override for requirements that need no samples (labels, …)."""

@@ -3,8 +3,7 @@ uses generators seeded by ``s + i`` alone, whatever batch it lands in."""
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
@@ -14,6 +13,7 @@ from torch import Tensor, nn
 from multigen.config import SampleConfig
 from multigen.domain import Batch, Domain
 from multigen.methods import Method, seeds_to_generators
+from multigen.precision import autocast
 
 TEMPLATE_SEED_OFFSET = 0x5EED  # template draws (e.g. atom counts) use their own stream
 
@@ -48,12 +48,6 @@ def default_condition(info: dict[str, Any], seeds: Sequence[int]) -> Tensor | No
     return None
 
 
-def autocast(device: torch.device, precision: str) -> contextlib.AbstractContextManager:
-    if precision == "bf16":
-        return torch.autocast(device.type, dtype=torch.bfloat16)
-    return contextlib.nullcontext()
-
-
 @torch.no_grad()
 def generate(
     method: Method,
@@ -66,8 +60,11 @@ def generate(
     precision: str = "fp32",
     cond: Tensor | None = None,
     conditional: bool = True,
+    progress: Callable[[int], None] | None = None,
 ) -> Batch:
-    """``n`` samples in network scale (call ``domain.decode`` for objects)."""
+    """``n`` samples in network scale (call ``domain.decode`` for objects).
+
+    ``progress(done)`` is called after each batch with the number of samples drawn so far."""
     if n < 1:
         raise ValueError(f"the number of samples must be at least 1 (got {n})")
     for m in models.values():
@@ -89,4 +86,6 @@ def generate(
         gens = seeds_to_generators(chunk)
         with autocast(device, precision):
             out.append(method.sample(models, template, gens, options).to("cpu"))
+        if progress is not None:
+            progress(min(start + options.batch_size, n))
     return concat_batches(out)

@@ -16,7 +16,7 @@ from multigen.domain import Batch, DatasetSpec, Domain, DomainError, NetworkSpec
 from . import data
 from .dcgan import build_discriminator, build_generator
 from .io import IMAGE_SUFFIXES, export_images, load_image_files
-from .metrics import ImageSet, as_images, evaluate_images
+from .metrics import ImageSet, as_images, check_reference, evaluate_images
 from .unet import build_unet
 
 log = logging.getLogger(__name__)
@@ -162,6 +162,9 @@ class ImageDomain(Domain):
         if isinstance(reference, str | Path):
             reference = self.reference(str(reference))
         return evaluate_images(samples, reference, **options)
+
+    def check_evaluation(self, reference: Any, **options: Any) -> None:
+        check_reference(reference, **options)
 
 
 def get_domain() -> ImageDomain:

@@ -101,13 +101,27 @@ def _scores(name: str, fr, ff, pr, pf, opts: dict[str, Any]) -> dict[str, float]
     return out
 
 
-def evaluate_images(samples: Any, reference: ImageSet, **options: Any) -> dict[str, float]:
+def check_reference(reference: Any, **options: Any) -> ImageSet:
+    """The checks that need no samples: known options, and a reference the metrics can use
+    (class labels to train the feature CNN on, or Inception weights)."""
     unknown = sorted(set(options) - set(OPTIONS))
     if unknown:
         allowed = ", ".join(sorted(OPTIONS))
         raise DomainError(f"images: unknown evaluation option(s) {unknown}; allowed: {allowed}")
     if not isinstance(reference, ImageSet):
         reference = ImageSet(as_images(reference, "reference"))
+    labels = reference.train_labels if reference.train_images is not None else reference.labels
+    if labels is None and not options.get("inception_weights"):
+        raise DomainError(
+            f"reference {reference.name} has no class labels, so no feature CNN can be "
+            "trained on it: use a folder with class sub-folders or an .npz with 'y', "
+            "or pass eval option inception_weights=PATH"
+        )
+    return reference
+
+
+def evaluate_images(samples: Any, reference: ImageSet, **options: Any) -> dict[str, float]:
+    reference = check_reference(reference, **options)
     ref = reference.images
     gen = _conform(as_images(samples, "samples"), ref)
     if len(gen) < 2 or len(ref) < 2:
@@ -118,14 +132,7 @@ def evaluate_images(samples: Any, reference: ImageSet, **options: Any) -> dict[s
 
     train_x = reference.train_images if reference.train_images is not None else ref
     train_y = reference.train_labels if reference.train_images is not None else reference.labels
-    if train_y is None:
-        if not options.get("inception_weights"):
-            raise DomainError(
-                f"reference {reference.name} has no class labels, so no feature CNN can be "
-                "trained on it: use a folder with class sub-folders or an .npz with 'y', "
-                "or pass eval option inception_weights=PATH"
-            )
-    else:
+    if train_y is not None:
         net = feature_network(
             reference.feature_name,
             train_x,

@@ -18,10 +18,10 @@ import torch
 
 from multigen import api
 from multigen.registry import get_domain
-from multigen.train.trainer import resolve_device
+from multigen.train.trainer import Trainer, resolve_device
 
 from .record import PeakMemory, write_json
-from .runner import BenchTrainer, Log, Runner, error_text
+from .runner import Log, Runner, error_text
 from .suite import DomainPlan, TrainJob
 
 
@@ -58,7 +58,7 @@ def dry_run_job(runner: Runner, plan: DomainPlan, job: TrainJob) -> dict[str, An
             shutil.rmtree(run_dir)
         device = resolve_device(cfg.train.device)
         with PeakMemory(device) as mem:
-            trainer = BenchTrainer(cfg, domain, run_dir)
+            trainer = Trainer(cfg, domain, run_dir)
             trainer.fit()
             loaded = api.load_run(run_dir, device=device.type)
             res = api.sample(loaded, n=2, steps=1, seed=0)

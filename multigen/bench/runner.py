@@ -47,17 +47,6 @@ def _print(msg: str) -> None:
     print(msg, flush=True)
 
 
-class BenchTrainer(Trainer):
-    """The engine's Trainer minus its end-of-run sampling and scoring: the benchmark samples
-    and scores every cell itself, so the recorded training time is training alone."""
-
-    def write_samples(self, out_dir: Path) -> list[Path]:
-        return []
-
-    def evaluate(self) -> dict[str, float]:
-        return {}
-
-
 def cell_id(domain: str, variant: str, nfe: int) -> str:
     return f"{domain}__{variant}__nfe{nfe:04d}"
 
@@ -241,9 +230,9 @@ class Runner:
         device = resolve_device(cfg.train.device)
         start = time.perf_counter()
         with PeakMemory(device) as mem:
-            trainer = BenchTrainer(cfg, domain, run_dir)
+            trainer = Trainer(cfg, domain, run_dir)
             setup = time.perf_counter() - start
-            trainer.fit()
+            trainer.fit()  # no finish(): the benchmark samples and scores every cell itself
         seconds = time.perf_counter() - start
         meta = ckpt.read_meta(ckpt.latest_checkpoint(run_dir))
         examples = cfg.train.steps * cfg.data.batch_size

@@ -19,6 +19,8 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+from multigen.fileio import atomic_write_text
+
 PREFIXES = ("model", "ema")
 
 
@@ -98,6 +100,30 @@ def mark_best(run_dir: Path, checkpoint: Path) -> Path:
     else:
         os.replace(tmp, old)
     return old
+
+
+def update_meta(checkpoint: Path, **fields: Any) -> dict[str, Any]:
+    """Set ``fields`` in a finished checkpoint's meta.json (atomically replaced)."""
+    meta = {**read_meta(checkpoint), **fields}
+    atomic_write_text(Path(checkpoint) / "meta.json", json.dumps(meta, indent=2))
+    return meta
+
+
+def nonfinite_tensors(weights: dict[str, torch.Tensor]) -> list[str]:
+    """Names of floating-point tensors holding NaN or ±inf."""
+    return [
+        k for k, v in weights.items() if v.is_floating_point() and not bool(torch.isfinite(v).all())
+    ]
+
+
+def require_finite(weights: dict[str, torch.Tensor], source: str) -> None:
+    bad = nonfinite_tensors(weights)
+    if bad:
+        more = f" and {len(bad) - 3} more" if len(bad) > 3 else ""
+        raise CheckpointError(
+            f"{source}: non-finite weights in {', '.join(bad[:3])}{more}; "
+            "the run diverged — use an earlier checkpoint (--checkpoint) or retrain"
+        )
 
 
 def read_meta(checkpoint: Path) -> dict[str, Any]:

@@ -53,6 +53,15 @@ def average_gradients(modules: list[nn.Module], world_size: int) -> None:
         offset += n
 
 
+def all_ranks_true(flag: torch.Tensor, info: DistInfo) -> bool:
+    """``flag`` (a 0-d bool tensor) is true on every rank."""
+    if not info.enabled:
+        return bool(flag)
+    t = flag.to(torch.int32).reshape(1)
+    dist.all_reduce(t, op=dist.ReduceOp.MIN)
+    return bool(t.item())
+
+
 def broadcast_modules(modules: list[nn.Module]) -> None:
     """Start every rank from rank 0's weights."""
     for m in modules:

@@ -8,9 +8,7 @@ a 1-process run with the same global batch.
 
 from __future__ import annotations
 
-import copy
 import json
-import math
 import platform
 import time
 from pathlib import Path
@@ -23,17 +21,21 @@ from torch.utils.data import DataLoader, Dataset
 from multigen import __version__
 from multigen.config import RunConfig, dump_config
 from multigen.domain import Domain, DomainError
-from multigen.generate import autocast, generate
+from multigen.fileio import atomic_write_text
+from multigen.generate import generate
 from multigen.methods import Method, build_method, step_generators
+from multigen.precision import autocast, resolve_precision
 from multigen.train import checkpoint as ckpt
 from multigen.train.distributed import (
     DistInfo,
+    all_ranks_true,
     average_gradients,
     barrier,
     broadcast_modules,
     init_distributed,
 )
-from multigen.train.logger import RunLogger
+from multigen.train.ema import EMA
+from multigen.train.logger import Progress, RunLogger, say
 
 
 def resolve_device(choice: str, local_rank: int = 0) -> torch.device:
@@ -78,20 +80,8 @@ class StepBatches(torch.utils.data.Sampler):
             step += 1
 
 
-class EMA:
-    """Exponential moving average of a module's parameters (buffers copied)."""
-
-    def __init__(self, module: nn.Module, decay: float):
-        self.decay = decay
-        self.module = copy.deepcopy(module).eval().requires_grad_(False)
-
-    @torch.no_grad()
-    def update(self, module: nn.Module) -> None:
-        ema_p = list(self.module.parameters())
-        src_p = list(module.parameters())
-        torch._foreach_lerp_(ema_p, src_p, 1 - self.decay)
-        for eb, sb in zip(self.module.buffers(), module.buffers()):
-            eb.copy_(sb)
+class TrainingDiverged(DomainError):
+    """A non-finite loss or weights: training stops before anything non-finite is saved."""
 
 
 def _versions() -> dict[str, str]:
@@ -113,6 +103,7 @@ class Trainer:
         self.device = resolve_device(tc.device, self.dist.local_rank)
         if self.device.type == "cuda":
             torch.cuda.set_device(self.device)
+        self.precision, self.precision_reason = resolve_precision(tc.precision, self.device)
         if config.data.batch_size % self.dist.world_size:
             raise DomainError(
                 f"data.batch_size {config.data.batch_size} is not divisible by the "
@@ -132,7 +123,9 @@ class Trainer:
         self.models = {k: m.to(self.device) for k, m in self.method.models.items()}
         if self.dist.enabled:
             broadcast_modules(list(self.models.values()))
-        self.emas = {k: EMA(self.models[k], tc.ema_decay) for k in self.method.ema_models}
+        self.emas = {
+            k: EMA(self.models[k], tc.ema_decay, tc.ema_warmup) for k in self.method.ema_models
+        }
         self.opt_specs = self.method.optimizers()
         self.optimizers = {
             name: torch.optim.AdamW(
@@ -150,6 +143,8 @@ class Trainer:
                 getattr(m, "net", m).compile()
         self.step = 0
         self.best: float | None = None
+        self.resumed_from: Path | None = None
+        self._reference: Any = None
         if resume:
             self._resume()
         elif self.dist.is_main and ckpt.latest_checkpoint(self.run_dir):
@@ -197,7 +192,9 @@ class Trainer:
             "info": self.info,
             "config": self.cfg.model_dump(mode="json"),
             "metrics": metrics or {},
+            "evaluated": False,
             "best": self.best,
+            "precision": self.precision,
             "versions": _versions(),
             "parameters": {
                 k: sum(p.numel() for p in m.parameters()) for k, m in self.models.items()
@@ -210,6 +207,13 @@ class Trainer:
         weights = ckpt.flat_state(
             {"model": self.models, "ema": {k: e.module for k, e in self.emas.items()}}
         )
+        bad = ckpt.nonfinite_tensors(weights)
+        if bad:  # never publish a checkpoint a later --resume or sample would choke on
+            raise TrainingDiverged(
+                f"the weights are not finite after step {self.step} ({bad[0]}"
+                f"{f' and {len(bad) - 1} more' if len(bad) > 1 else ''}); no checkpoint was "
+                f"written ({self._last_checkpoint_text()}); lower train.lr or set train.grad_clip"
+            )
         state = {
             "step": self.step,
             "optimizers": {k: o.state_dict() for k, o in self.optimizers.items()},
@@ -236,6 +240,17 @@ class Trainer:
             torch.cuda.set_rng_state_all(state["cuda_rng"])
         self.step = int(state["step"])
         self.best = state.get("best")
+        self.resumed_from = last
+        if self.step > self.cfg.train.steps:
+            raise DomainError(
+                f"the run in {self.run_dir} is at step {self.step}, beyond train.steps="
+                f"{self.cfg.train.steps}; raise train.steps to continue it (`multigen sample` "
+                "uses it as it is)"
+            )
+
+    def _last_checkpoint_text(self) -> str:
+        last = ckpt.latest_checkpoint(self.run_dir)
+        return f"the last one, {last.name}, is intact" if last else "there is none yet"
 
     # ---- training ---------------------------------------------------------------------
     def _lr_scale(self) -> float:
@@ -262,8 +277,9 @@ class Trainer:
                 self.models[name].requires_grad_(False)
             for _ in range(phase.repeat):
                 opt.zero_grad(set_to_none=True)
-                with autocast(self.device, tc.precision):
+                with autocast(self.device, self.precision):
                     loss = phase.loss(self.models, batch, gens, self.step)
+                self._require_finite(loss, phase.name)
                 loss.backward()
                 average_gradients(trainable, self.dist.world_size)
                 if tc.grad_clip:
@@ -274,20 +290,44 @@ class Trainer:
                 self.models[name].requires_grad_(True)
             losses[f"loss_{phase.name}"] = loss.detach()
         for k, e in self.emas.items():
-            e.update(self.models[k])
+            e.update(self.models[k], self.step)
         self.step += 1
         return losses
+
+    def _require_finite(self, loss: torch.Tensor, name: str) -> None:
+        """Checked every step, before the update, so the weights stay finite; all ranks agree
+        (a NaN on one rank would otherwise leave the others waiting in the all-reduce)."""
+        if all_ranks_true(torch.isfinite(loss.detach()).all(), self.dist):
+            return
+        raise TrainingDiverged(
+            f"loss_{name} is {float(loss.detach()):g} at step {self.step + 1}; training stopped "
+            f"({self._last_checkpoint_text()}); lower train.lr or set train.grad_clip"
+        )
 
     def sample_models(self) -> dict[str, nn.Module]:
         """EMA weights where the method keeps them, live weights otherwise."""
         return {k: (self.emas[k].module if k in self.emas else m) for k, m in self.models.items()}
 
-    def fit(self) -> dict[str, float]:
+    def fit(self) -> None:
+        """Train to ``train.steps`` and save the final checkpoint; :meth:`finish` then
+        samples and scores it, so a failure there never costs training."""
         tc = self.cfg.train
         logger = RunLogger(self.run_dir, self.dist.is_main, tc.tensorboard, tc.progress, tc.steps)
         if self.dist.is_main:
             self.run_dir.mkdir(parents=True, exist_ok=True)
             (self.run_dir / "config.yaml").write_text(dump_config(self.cfg))
+        if self.resumed_from is not None:
+            logger.say(f"resuming from step {self.step} ({self.resumed_from})")
+        if self.step >= tc.steps:
+            logger.say(
+                f"train.steps={tc.steps} already reached: nothing to train (raise train.steps "
+                "to continue)"
+            )
+            return
+        logger.say(
+            f"training steps {self.step + 1}-{tc.steps} on {self.device} in {self.precision} "
+            f"({self.precision_reason})"
+        )
         metrics: dict[str, float] = {}
         sums: dict[str, torch.Tensor] = {}
         count, t0, seen = 0, time.perf_counter(), 0
@@ -303,11 +343,6 @@ class Trainer:
                 seen += len(batch) * self.dist.world_size
                 if self.step % tc.log_every == 0 or self.step == tc.steps:
                     values = {k: float(v) / count for k, v in sums.items()}
-                    for k, v in values.items():
-                        if not math.isfinite(v):
-                            raise FloatingPointError(
-                                f"{k} is {v} at step {self.step}; lower train.lr?"
-                            )
                     elapsed = time.perf_counter() - t0
                     values["samples_per_s"] = seen / max(elapsed, 1e-9)
                     values["lr"] = self.optimizers[next(iter(self.optimizers))].param_groups[0][
@@ -321,26 +356,52 @@ class Trainer:
                     self.write_samples(self.run_dir / "samples" / f"step_{self.step:08d}")
                 if tc.eval_every and self.step % tc.eval_every == 0 and not last:
                     metrics = self.evaluate()
-                    logger.log(self.step, {f"eval/{k}": v for k, v in metrics.items()})
-                if self.step % tc.checkpoint_every == 0 and not last:
+                    logger.log(self.step, _eval(metrics))
+                if self.step % tc.checkpoint_every == 0 or last:
                     self._checkpoint(metrics)
                     barrier(self.dist)
         finally:
             logger.close()
-        if self.dist.is_main:
-            self.write_samples(self.run_dir / "samples")
-            metrics = self.evaluate()
-            logger.log(self.step, {f"eval/{k}": v for k, v in metrics.items()})
-            self._checkpoint(metrics)
-            (self.run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
+
+    def finish(self) -> dict[str, float]:
+        """Sample once; export ``sample.n`` of the samples and score ``eval.n_samples`` of them
+        against the reference; record the metrics in the final checkpoint and metrics.json.
+        A run whose final checkpoint is already scored is not scored again."""
+        if not self.dist.is_main:
+            barrier(self.dist)
+            return {}
+        final = ckpt.latest_checkpoint(self.run_dir)
+        if final is None:
+            raise DomainError(f"{self.run_dir}: no checkpoint to finish; train the run first")
+        meta = ckpt.read_meta(final)
+        metrics_path = self.run_dir / "metrics.json"
+        if meta.get("evaluated") and meta.get("step") == self.step and metrics_path.is_file():
+            say(f"the run is complete; metrics of step {self.step} in {metrics_path}")
+            barrier(self.dist)
+            return dict(meta.get("metrics", {}))
+        sc, ec = self.cfg.sample, self.cfg.eval
+        batch = self.generate(max(sc.n, ec.n_samples), label="final samples")
+        out_dir = self.run_dir / "samples"
+        out_dir.mkdir(parents=True, exist_ok=True)
+        self.domain.export(self.domain.decode(batch.select(slice(0, sc.n)), self.info), out_dir)
+        metrics = self.score(batch.select(slice(0, ec.n_samples)))
+        with open(self.run_dir / "log.jsonl", "a") as fh:
+            fh.write(json.dumps({"step": self.step, "time": time.time(), **_eval(metrics)}) + "\n")
+        ckpt.update_meta(final, metrics=metrics, evaluated=True)
+        self._mark_best(final, metrics)
+        atomic_write_text(metrics_path, json.dumps(metrics, indent=2))
         barrier(self.dist)
         return metrics
 
     def _checkpoint(self, metrics: dict[str, float]) -> None:
         path = self.save(metrics)
+        if path is not None:
+            self._mark_best(path, metrics)
+
+    def _mark_best(self, path: Path, metrics: dict[str, float]) -> None:
         tc = self.cfg.train
         key = tc.best_metric
-        if path is None or not key or key not in metrics:
+        if not key or key not in metrics:
             return
         value = metrics[key]
         better = self.best is None or (
@@ -351,30 +412,72 @@ class Trainer:
             ckpt.mark_best(self.run_dir, path)
 
     # ---- samples and metrics -----------------------------------------------------------
-    def generate(self, n: int):
-        return generate(
-            self.method,
-            self.sample_models(),
-            self.domain,
-            self.info,
-            n,
-            self.cfg.sample,
-            self.device,
-            self.cfg.train.precision,
-            conditional=self.cfg.data.conditional,
-        )
+    def generate(self, n: int, label: str | None = None):
+        """``n`` samples from the EMA weights (a progress bar when ``label`` is given)."""
+        bar = None
+        if label and self.cfg.train.progress and self.dist.is_main:
+            bar = Progress(label, n, "samples", every_s=30.0)
+        try:
+            return generate(
+                self.method,
+                self.sample_models(),
+                self.domain,
+                self.info,
+                n,
+                self.cfg.sample,
+                self.device,
+                self.precision,
+                conditional=self.cfg.data.conditional,
+                progress=None if bar is None else bar.update,
+            )
+        finally:
+            if bar is not None:
+                bar.close()
 
     def write_samples(self, out_dir: Path) -> list[Path]:
         batch = self.generate(self.cfg.sample.n)
         out_dir.mkdir(parents=True, exist_ok=True)
         return self.domain.export(self.domain.decode(batch, self.info), out_dir)
 
+    def reference(self) -> Any:
+        """The evaluation reference, loaded once (the first time before training starts)."""
+        if self._reference is None:
+            self._reference = reference_samples(
+                self.domain, self.cfg, self.info, self.cfg.eval.n_samples
+            )
+        return self._reference
+
+    def check_evaluation(self) -> None:
+        """Everything the end of the run needs, checked before the first step: the sampler
+        applies to the method, the reference loads and the domain can score against it."""
+        if not self.dist.is_main:
+            return
+        sampler = self.cfg.sample.sampler
+        if sampler is not None and sampler not in self.method.samplers():
+            raise DomainError(
+                f"sample.sampler {sampler!r} does not apply to method "
+                f"{self.cfg.method.name!r}; choose one of: {', '.join(self.method.samplers())}"
+            )
+        self.domain.check_evaluation(self.reference(), **self.cfg.eval.options)
+
+    def score(self, batch) -> dict[str, float]:
+        samples = self.domain.decode(batch, self.info)
+        show = self.cfg.train.progress and self.dist.is_main
+        if show:
+            say(f"scoring {len(batch)} samples against the reference ({self.domain.name} metrics)")
+        t0 = time.perf_counter()
+        metrics = self.domain.evaluate(samples, self.reference(), **self.cfg.eval.options)
+        if show:
+            say(f"scored in {time.perf_counter() - t0:.1f} s")
+        return metrics
+
     def evaluate(self) -> dict[str, float]:
         """Samples from the EMA model scored against the held-out split."""
-        ec = self.cfg.eval
-        samples = self.domain.decode(self.generate(ec.n_samples), self.info)
-        reference = reference_samples(self.domain, self.cfg, self.info, ec.n_samples)
-        return self.domain.evaluate(samples, reference, **ec.options)
+        return self.score(self.generate(self.cfg.eval.n_samples))
+
+
+def _eval(metrics: dict[str, float]) -> dict[str, float]:
+    return {f"eval/{k}": v for k, v in metrics.items()}
 
 
 def reference_samples(domain: Domain, cfg: RunConfig, info: dict[str, Any], n: int) -> Any:
@@ -383,5 +486,10 @@ def reference_samples(domain: Domain, cfg: RunConfig, info: dict[str, Any], n: i
         return domain.reference(cfg.eval.reference, n=n)
     d = cfg.data
     ds = domain.load_dataset(d.name, d.path, "test", **d.params)
+    if len(ds) == 0:
+        raise DomainError(
+            f"dataset {d.name!r} ({d.path or 'embedded'}) has an empty test split, which the "
+            "end-of-run evaluation scores against; add test data or set eval.reference"
+        )
     items = [ds[i] for i in range(min(n, len(ds)))]
     return domain.decode(domain.collate(items), info)

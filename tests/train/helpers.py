@@ -14,6 +14,7 @@ def tiny_config(method: str = "flow", steps: int = 6, **train) -> dict:
             "lr": 1e-3,
             "warmup": 2,
             "ema_decay": 0.9,
+            "precision": "fp32",  # exact-equality tests; bf16 has its own tests
             "log_every": 2,
             "checkpoint_every": 3,
             "keep_last": 2,

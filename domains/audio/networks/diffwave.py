@@ -6,8 +6,9 @@ Why it is written channels-last: on CPUs a kernel-3 dilated conv over ``[B, C, T
 far below the matmul rate, while the same conv done as "stack the three shifted copies and
 multiply by a [3C, 2C] matrix" over ``[B, T, C]`` is one large GEMM (about 10x faster in
 bf16 on AMX/AVX-512 cores, and also what cuBLAS likes). The noise/class projections of all
-layers are one matrix product per forward. ``bf16=True`` runs the trunk under autocast;
-parameters, the skip sum and the output stay float32.
+layers are one matrix product per forward. The trunk runs in bf16 inside a bf16 autocast
+region (the run's ``train.precision``, ``auto`` by default); ``bf16=True``/``False`` forces it
+either way. Parameters, the skip sum and the output stay float32.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from multigen.nn import ConditionEmbedding, NoiseEmbedding
+from multigen.precision import autocast_bf16
 
 
 class ResidualStack(nn.Module):
@@ -68,7 +70,7 @@ class DiffWave(nn.Module):
         dilation_cycle: int = 10,
         embed_dim: int = 128,
         num_classes: int = 0,
-        bf16: bool = False,
+        bf16: bool | None = None,
     ):
         super().__init__()
         c = residual_channels
@@ -88,7 +90,9 @@ class DiffWave(nn.Module):
         emb = self.noise_embed(c_noise.to(x.device).reshape(b))
         emb = F.silu(emb + self.cond_embed(cond, b, x.device))
         h = F.relu(self.input_proj(x.float().transpose(1, 2)))  # [B, T, C]
-        use_bf16 = self.bf16 and x.device.type in ("cpu", "cuda")
+        kind = x.device.type
+        follow = autocast_bf16(kind) if kind in ("cpu", "cuda") else False
+        use_bf16 = follow if self.bf16 is None else (self.bf16 and kind in ("cpu", "cuda"))
         dtype = torch.bfloat16 if use_bf16 else torch.float32
         skip = self.stack(h, emb, dtype)
         out = self.output_proj(F.relu(self.skip_proj(skip)))
