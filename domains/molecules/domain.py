@@ -21,6 +21,7 @@ from .io import (
     MoleculeList,
     SkipLog,
     read_sdf,
+    read_smiles,
     read_xyz,
     write_png_grid,
     write_sdf,
@@ -232,8 +233,15 @@ class MoleculeDomain(Domain):
             mols = read_sdf(path, log, sanitize=False)
         elif path.suffix.lower() == ".xyz":
             mols = read_xyz(path, log)
+        elif path.suffix.lower() in (".smi", ".smiles", ".txt", ".csv"):
+            # 2D SMILES for the MOSES suite: kept as written (invalid ones count as such)
+            out = MoleculeList(read_smiles(path))
+            out.skipped = []
+            return out
         else:
-            raise DomainError(f"{path}: unsupported sample file; use .sdf, .mol or .xyz")
+            raise DomainError(
+                f"{path}: unsupported sample file; use .sdf, .mol, .xyz or SMILES (.smi, .csv)"
+            )
         if not mols:
             raise DomainError(f"{path}: no molecules could be read ({log.summary()})")
         if log.count:
@@ -244,6 +252,10 @@ class MoleculeDomain(Domain):
 
     def reference(self, spec: str, n: int | None = None, strict: bool = False) -> list[Molecule]:
         name, _, split = str(spec).partition(":")
+        if name == "moses":  # MOSES's statistics and train SMILES (molsets wheel)
+            from .evaluate_moses import moses_reference_for
+
+            return moses_reference_for(split)
         if name in self.datasets and not self.datasets[name].needs_path:
             mols = self.load_dataset(name, split=split or "all").mols
         elif Path(name).exists():
@@ -263,6 +275,11 @@ class MoleculeDomain(Domain):
             samples = self.load_samples(Path(samples), options.get("strict", False))
         if isinstance(reference, str | Path):
             reference = self.reference(str(reference))
+        from .evaluate_moses import evaluate_moses, is_smiles_list
+        from .moses_suite import MosesReference
+
+        if isinstance(reference, MosesReference) or is_smiles_list(samples):
+            return evaluate_moses(samples, reference, **options)
         ref = None
         if reference is not None:
             key = id(reference)
