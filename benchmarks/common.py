@@ -10,6 +10,8 @@ from pathlib import Path
 
 import torch
 
+from multigen.precision import cpu_bf16_features
+
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
@@ -33,6 +35,7 @@ def machine() -> dict:
         "torch": torch.__version__,
         "threads": torch.get_num_threads(),
         "cpu": platform.processor() or platform.machine(),
+        "cpu_bf16": list(cpu_bf16_features()),  # bf16 figures hold on CPUs with these
         "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
     }
 

@@ -32,7 +32,7 @@ sys.path.insert(0, str(ROOT))
 from benchmarks.common import RESULTS, write_results  # noqa: E402
 from domains.shapes import data  # noqa: E402
 from multigen import api  # noqa: E402
-from multigen.diffusion.samplers import NFE, steps_for_nfe  # noqa: E402
+from multigen.diffusion.samplers import get_sampler  # noqa: E402
 
 SAMPLERS = {
     "ddpm": ["ddpm", "ddim", "heun", "dpmpp_2m"],
@@ -113,7 +113,8 @@ def main() -> None:
                 if sampler == "ddpm" and args.ddpm_full:
                     targets.append(args.ddpm_full)
                 for target in targets:
-                    steps = 1 if sampler == "generator" else steps_for_nfe(sampler, target)
+                    spec = None if sampler == "generator" else get_sampler(sampler)
+                    steps = 1 if spec is None else spec.steps_for_nfe(target)
                     res = api.sample(
                         loaded,
                         n=args.n,
@@ -126,7 +127,7 @@ def main() -> None:
 
                         ref = reference_samples(dom, loaded.config, loaded.info, args.n)
                     scores = dom.evaluate(res.samples, ref, metrics=["cd"])
-                    nfe = 1 if sampler == "generator" else NFE[sampler](steps)
+                    nfe = 1 if sampler == "generator" else get_sampler(sampler).nfe(steps)
                     rows.append(
                         {
                             "method": method,

@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from multigen import api  # noqa: E402
-from multigen.diffusion.samplers import NFE, steps_for_nfe  # noqa: E402
+from multigen.diffusion.samplers import get_sampler  # noqa: E402
 
 SAMPLERS = {
     "ddpm": ["ddpm", "ddim", "euler", "heun", "dpmpp_2m"],
@@ -122,7 +122,7 @@ def sample_all(args: argparse.Namespace, trained: list[dict]) -> list[dict]:
                 continue
             targets = [1] if sampler == "generator" else args.nfe
             for target in targets:
-                steps = 1 if sampler == "generator" else steps_for_nfe(sampler, target)
+                steps = 1 if sampler == "generator" else get_sampler(sampler).steps_for_nfe(target)
                 res = api.sample(
                     run,
                     n=args.n,
@@ -132,7 +132,7 @@ def sample_all(args: argparse.Namespace, trained: list[dict]) -> list[dict]:
                     eta=0.0 if sampler == "ddim" else None,  # DDIM as published: η = 0
                 )
                 scores = dom.evaluate(res.samples, ref)
-                nfe = 1 if sampler == "generator" else NFE[sampler](steps)
+                nfe = 1 if sampler == "generator" else get_sampler(sampler).nfe(steps)
                 rows.append(
                     {
                         "dataset": t["dataset"],

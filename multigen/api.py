@@ -190,12 +190,19 @@ def sample(
             f"choose one of: {', '.join(allowed)}"
         )
     name = options.sampler or run.method.default_sampler
-    for key, value, takes in (("eta", eta, "ddim"), ("churn", churn, "heun")):
-        if value is None or key in run.method.sampler_options(name):
-            continue  # otherwise the sampler would ignore it silently
-        if name == takes:  # flow matching's heun integrates in t
-            raise DomainError(f"{key} does not apply to flow matching (its heun integrates in t)")
-        raise DomainError(f"{key} applies to the {takes} sampler only, not to {name!r}")
+    if options.schedule not in run.method.schedules():
+        raise DomainError(
+            f"unknown schedule {options.schedule!r}; choose one of: "
+            f"{', '.join(run.method.schedules())}"
+        )
+    takes = run.method.sampler_options(name)
+    for key, value in (("eta", eta), ("churn", churn)):
+        if value is not None and key not in takes:  # the sampler would ignore it silently
+            which = [s for s in allowed if key in run.method.sampler_options(s)]
+            raise DomainError(
+                f"{key} does not apply to sampler {name!r} of method "
+                f"{run.config.method.name!r}; samplers that take it: {', '.join(which) or 'none'}"
+            )
     if guidance is not None and guidance != 1.0:
         _check_guidance(run)
     cond_t = None if cond is None else torch.as_tensor(cond)

@@ -228,7 +228,9 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["ema", "raw"],
         help="ema: the averaged weights (default); raw: the optimiser's last weights",
     )
-    s.add_argument("--schedule", choices=["default", "karras", "diffwave_fast"])
+    s.add_argument(
+        "--schedule", help="default, karras, or one the domain names (audio: diffwave_fast)"
+    )
     s.add_argument(
         "--eta", type=float, help="DDIM noise (0 deterministic, 1 ancestral, >1 lower temperature)"
     )

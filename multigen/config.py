@@ -115,20 +115,21 @@ class TrainConfig(Section):
 class SampleConfig(Section):
     sampler: str | None = Field(None, description="None = the method's default")
     steps: int = Field(50, ge=1)
-    schedule: Literal["default", "karras", "diffwave_fast"] = Field(
+    schedule: str = Field(
         "default",
-        description="σ levels: the method's own, Karras ρ=7 over the method's σ range, or "
-        "DiffWave's 6-step fast schedule (steps is then 6)",
+        description="σ levels: 'default' (the method's own), 'karras' (ρ=7 over the method's "
+        "σ range) or a schedule the domain names (audio: 'diffwave_fast', DiffWave's 6 steps)",
     )
     n: int = Field(64, ge=1)
     batch_size: int = Field(256, ge=1)
     guidance: float = Field(1.0, description="classifier-free guidance weight (1 = off)")
-    eta: float = Field(
-        0.0,
+    eta: float | None = Field(
+        None,
         ge=0.0,
-        description="DDIM noise: 0 deterministic, 1 ancestral (DDPM), >1 lower temperature",
+        description="noise of ddim (0 deterministic, 1 ancestral, >1 lower temperature) and "
+        "dpmpp_2m_sde; None = the sampler's own default (ddim 0, dpmpp_2m_sde 1)",
     )
-    churn: float = Field(0.0, ge=0.0, description="EDM Heun S_churn")
+    churn: float | None = Field(None, ge=0.0, description="EDM Heun S_churn (None = 0)")
     seed: int = 0
     compile: bool = Field(
         False,

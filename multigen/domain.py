@@ -28,6 +28,8 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from multigen.randomness import randn
+
 
 @dataclass
 class Batch:
@@ -126,6 +128,9 @@ class Domain:
     default_dataset: str = ""
     datasets: dict[str, DatasetSpec] = field(default_factory=dict)
     networks: dict[str, NetworkSpec] = field(default_factory=dict)
+    # named σ lists (``sample.schedule: NAME``): descending VE σ ending in 0, e.g. DiffWave's
+    # 6-step fast schedule for audio; the engine adds its own "default" and "karras"
+    schedules: dict[str, Callable[[], Tensor]] = field(default_factory=dict)
 
     # ---- data -------------------------------------------------------------------------
     def load_dataset(
@@ -164,12 +169,7 @@ class Domain:
 
         Set-valued domains zero the padding; molecules project onto the zero-CoM subspace.
         """
-        return torch.stack(
-            [
-                torch.randn(batch.x.shape[1:], generator=g, device=g.device, dtype=torch.float32)
-                for g in generators
-            ]
-        ).to(batch.x.device, batch.x.dtype)
+        return randn(generators, batch.x.shape[1:]).to(batch.x.device, batch.x.dtype)
 
     def template(
         self,

@@ -12,8 +12,9 @@ from torch import Tensor, nn
 
 from multigen.config import SampleConfig
 from multigen.domain import Batch, Domain
-from multigen.methods import Method, seeds_to_generators
+from multigen.methods import Method
 from multigen.precision import autocast
+from multigen.randomness import sample_generators
 
 TEMPLATE_SEED_OFFSET = 0x5EED  # template draws (e.g. atom counts) use their own stream
 
@@ -83,7 +84,7 @@ def generate(
             c = None if cond is None else cond[start + j : start + j + 1]
             parts.append(domain.template(info, 1, g, cond=c, device="cpu"))
         template = concat_batches(parts).to(device)
-        gens = seeds_to_generators(chunk)
+        gens = sample_generators(chunk)
         with autocast(device, precision):
             out.append(method.sample(models, template, gens, options).to("cpu"))
         if progress is not None:

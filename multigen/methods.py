@@ -7,7 +7,6 @@ runs any method's phases with the same devices, precision, EMA, clipping and che
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -17,20 +16,15 @@ from scipy.optimize import linear_sum_assignment
 from torch import Tensor, nn
 
 from multigen.adversarial import losses as gan_losses
-from multigen.config import (
-    DiffusionMethod,
-    EDMMethod,
-    FlowMethod,
-    GANMethod,
-    RunConfig,
-    SampleConfig,
-)
+from multigen.config import GANMethod, RunConfig, SampleConfig
 from multigen.diffusion import samplers as S
 from multigen.diffusion import schedules
 from multigen.diffusion.guidance import guided
-from multigen.diffusion.precond import Denoiser, EDMPrecond, FlowPrecond, VPPrecond
+from multigen.diffusion.precond import Denoiser
+from multigen.diffusion.processes import build_process
 from multigen.domain import Batch, Domain, DomainError
 from multigen.nn import drop_condition
+from multigen.randomness import rand
 
 LossFn = Callable[[dict[str, nn.Module], Batch, Sequence[torch.Generator], int], Tensor]
 
@@ -87,9 +81,18 @@ class Method:
     def samplers(self) -> tuple[str, ...]:
         return tuple(S.SAMPLERS)
 
+    def sampler(self, name: str) -> S.Sampler | None:
+        """The registry record sampler ``name`` uses for this method (None: one-shot)."""
+        return None
+
     def sampler_options(self, name: str) -> tuple[str, ...]:
-        """The sample options (``eta``, ``churn``) that sampler ``name`` uses here."""
-        return ()
+        """The sample options (``eta``, ``churn``) that sampler ``name`` takes here."""
+        spec = self.sampler(name)
+        return spec.options if spec is not None else ()
+
+    def schedules(self) -> tuple[str, ...]:
+        """Names ``sample.schedule`` accepts."""
+        return ("default",)
 
     def build_network(self, role: str, name: str, params: dict[str, Any]) -> nn.Module:
         spec = self.domain.networks.get(name)
@@ -105,15 +108,6 @@ class Method:
             raise DomainError(f"network {name!r}: bad parameters {params}: {exc}") from None
 
 
-def uniform_per_sample(generators: Sequence[torch.Generator]) -> Tensor:
-    """One U(0,1) draw per sample from its own generator, on the generators' device."""
-    return torch.stack([torch.rand((), generator=g, device=g.device) for g in generators])
-
-
-def normal_per_sample(generators: Sequence[torch.Generator]) -> Tensor:
-    return torch.stack([torch.randn((), generator=g, device=g.device) for g in generators])
-
-
 def ot_pair(x0: Tensor, noise: Tensor) -> Tensor:
     """Minibatch OT (Tong et al. 2023; Pooladian et al. 2023): reorder the noise so the total
     squared distance to the data is minimal (exact assignment, scipy)."""
@@ -123,45 +117,21 @@ def ot_pair(x0: Tensor, noise: Tensor) -> Tensor:
 
 
 class DiffusionFamily(Method):
-    """DDPM (ε/v/x0 on a VP schedule), EDM and flow matching: one denoiser, one loss shape."""
+    """DDPM, EDM and flow matching: one denoiser and one loss shape; what differs between
+    them is their :class:`~multigen.diffusion.processes.Process`."""
 
     ema_models = ("model",)
 
     def __post_init__(self) -> None:
-        cfg = self.config
-        if isinstance(cfg, DiffusionMethod):
-            self.sigma_table = schedules.vp_sigmas(cfg.schedule, cfg.timesteps)
-            param = VPPrecond(cfg.parameterization, self.sigma_table)
-            self.default_sampler = "ddpm"
-        elif isinstance(cfg, EDMMethod):
-            sd = cfg.sigma_data or float(self.info.get("sigma_data", 0.5))
-            param = EDMPrecond(sd)
-            self.default_sampler = "heun"
-        else:
-            param = FlowPrecond()
-            self.default_sampler = "euler"
+        self.process = build_process(self.config, self.info)
+        self.default_sampler = self.process.default_sampler
         net = self.build_network("denoiser", self.run.model.name, self.run.model.params)
-        self.models = {"model": Denoiser(net, param)}
+        self.models = {"model": Denoiser(net, self.process.precond)}
 
     def optimizers(self) -> dict[str, OptimizerSpec]:
         return {"model": OptimizerSpec(("model",), self.run.train.lr)}
 
     # ---- training ----------------------------------------------------------------------
-    def training_sigmas(self, generators: Sequence[torch.Generator]) -> Tensor:
-        cfg = self.config
-        if isinstance(cfg, DiffusionMethod):
-            idx = (
-                (uniform_per_sample(generators) * cfg.timesteps).long().clamp(max=cfg.timesteps - 1)
-            )
-            return self.sigma_table[idx]
-        if isinstance(cfg, EDMMethod):
-            return (cfg.p_mean + cfg.p_std * normal_per_sample(generators).double()).exp()
-        u = uniform_per_sample(generators).double()
-        if cfg.t_sampling == "logit_normal":
-            u = torch.sigmoid(normal_per_sample(generators).double())
-        t = (u * cfg.t_max).clamp(min=1e-5)
-        return t / (1 - t)
-
     def phases(self) -> list[Phase]:
         return [Phase("denoise", "model", self._loss)]
 
@@ -169,62 +139,44 @@ class DiffusionFamily(Method):
         self, models: dict[str, nn.Module], batch: Batch, gens: Sequence[torch.Generator], step: int
     ) -> Tensor:
         device = batch.x.device
-        sigma = self.training_sigmas(gens).to(device, torch.float32, non_blocking=True)
+        sigma = self.process.training_sigmas(gens).to(device, torch.float32, non_blocking=True)
         noise = self.domain.noise(batch, gens)
-        if isinstance(self.config, FlowMethod) and self.config.ot_pairing:
-            align = getattr(self.domain, "align", None)
-            if align is not None:
-                noise = align(batch, noise)
-            elif batch.mask is None:
-                noise = ot_pair(batch.x, noise)
-            else:
-                raise DomainError(
-                    f"flow.ot_pairing needs domain {self.domain.name!r} to provide align() "
-                    "for masked (variable-size) data"
-                )
-        drop_u = uniform_per_sample(gens).to(device) if batch.cond is not None else None
+        if getattr(self.config, "ot_pairing", False):
+            noise = self._ot_pair(batch, noise)
+        drop_u = rand(gens).to(device) if batch.cond is not None else None
         cond = batch.cond
         if drop_u is not None and self.config.cond_drop > 0:
             cond = drop_condition(cond, self.config.cond_drop, uniform=drop_u)
         return models["model"].loss(batch.x, noise, sigma, cond, batch.mask).mean()
 
+    def _ot_pair(self, batch: Batch, noise: Tensor) -> Tensor:
+        align = getattr(self.domain, "align", None)
+        if align is not None:
+            return align(batch, noise)
+        if batch.mask is None:
+            return ot_pair(batch.x, noise)
+        raise DomainError(
+            f"flow.ot_pairing needs domain {self.domain.name!r} to provide align() "
+            "for masked (variable-size) data"
+        )
+
     # ---- sampling ----------------------------------------------------------------------
+    def schedules(self) -> tuple[str, ...]:
+        return ("default", "karras", *self.domain.schedules)
+
     def sigmas(self, steps: int, schedule: str = "default") -> Tensor:
-        cfg = self.config
-        if schedule == "diffwave_fast":
-            return schedules.diffwave_fast_sigmas()
+        if schedule == "default":
+            return self.process.sampling_sigmas(steps)
         if schedule == "karras":
-            return schedules.karras_sigmas(steps, *self.sigma_range())
-        if isinstance(cfg, DiffusionMethod):
-            return schedules.discrete_sigmas(self.sigma_table, steps)
-        if isinstance(cfg, EDMMethod):
-            return schedules.karras_sigmas(steps, cfg.sigma_min, cfg.sigma_max)
-        return schedules.flow_sigmas(steps, cfg.t_max)
+            return schedules.karras_sigmas(steps, *self.process.sigma_range())
+        if schedule in self.domain.schedules:
+            return self.domain.schedules[schedule]()
+        raise DomainError(
+            f"unknown sample.schedule {schedule!r}; choose one of: {', '.join(self.schedules())}"
+        )
 
-    def sigma_range(self) -> tuple[float, float]:
-        """(σ_min, σ_max) the method was trained over (flow: t from 1e-3 to t_max)."""
-        cfg = self.config
-        if isinstance(cfg, DiffusionMethod):
-            return self.sigma_table[0].item(), self.sigma_table[-1].item()
-        if isinstance(cfg, EDMMethod):
-            return cfg.sigma_min, cfg.sigma_max
-        return 1e-3 / (1 - 1e-3), cfg.t_max / (1 - cfg.t_max)
-
-    def initial_scale(self, sigma_max: float) -> float:
-        """Std of the starting noise: VP models start from N(0, I) in VP scale, as DDPM and
-        DiffWave do (σ_max·sqrt(1 + 1/σ_max²) in VE scale); EDM and flows from σ_max·n."""
-        if isinstance(self.config, DiffusionMethod):
-            return math.sqrt(1 + sigma_max**2)
-        return sigma_max
-
-    def _sampler_fn(self, name: str) -> Callable[..., Tensor]:
-        if name == "heun" and isinstance(self.config, FlowMethod):
-            return S.heun_flow  # flows integrate their ODE in t (no churn)
-        return S.get_sampler(name)
-
-    def sampler_options(self, name: str) -> tuple[str, ...]:
-        fn = self._sampler_fn(name)
-        return tuple(key for key, takes in (("eta", S.ddim), ("churn", S.heun)) if fn is takes)
+    def sampler(self, name: str) -> S.Sampler:
+        return self.process.sampler(name)
 
     def sample(
         self,
@@ -234,8 +186,7 @@ class DiffusionFamily(Method):
         options: SampleConfig,
         sigmas: Tensor | None = None,
     ) -> Batch:
-        name = options.sampler or self.default_sampler
-        fn = self._sampler_fn(name)
+        spec = self.sampler(options.sampler or self.default_sampler)
         if sigmas is None:
             sigmas = self.sigmas(options.steps, options.schedule)
         model = models["model"]
@@ -252,9 +203,10 @@ class DiffusionFamily(Method):
             x0 = denoise_cond(x.float(), sig, template.cond, template.mask).to(x.dtype)
             return x0 if clip is None else x0.clamp(*clip)
 
-        kwargs = {key: getattr(options, key) for key in self.sampler_options(name)}
-        x = self.initial_scale(sigmas[0].item()) * noise()
-        x = fn(denoise, x, sigmas, noise, **kwargs)
+        # unset options (None) leave the sampler's own default (dpmpp_2m_sde: eta 1)
+        kwargs = {k: getattr(options, k) for k in spec.options if getattr(options, k) is not None}
+        x = self.process.initial_scale(sigmas[0].item()) * noise()
+        x = spec.fn(denoise, x, sigmas, noise, **kwargs)
         return template.with_x(x.float())
 
 
@@ -308,7 +260,7 @@ class GAN(Method):
 
         loss = gan_losses.d_loss(cfg.loss, critic(batch.x), critic(fake)).mean()
         if cfg.loss == "wgan_gp" and cfg.gp_weight > 0:
-            u = uniform_per_sample(gens).to(batch.x.device, batch.x.dtype)
+            u = rand(gens).to(batch.x.device, batch.x.dtype)
             loss = (
                 loss + cfg.gp_weight * gan_losses.gradient_penalty(critic, batch.x, fake, u).mean()
             )
@@ -348,24 +300,5 @@ def build_method(run: RunConfig, domain: Domain, info: dict[str, Any]) -> Method
 
 def nfe(method: Method, sampler: str | None, steps: int) -> int:
     """Network evaluations one sample costs (guidance doubles the batch, not the count)."""
-    if isinstance(method, GAN):
-        return 1
-    return S.NFE[sampler or method.default_sampler](steps)
-
-
-def seeds_to_generators(
-    seeds: Sequence[int], device: torch.device | str = "cpu"
-) -> list[torch.Generator]:
-    """One generator per sample, so a sample depends on its seed alone, not the batch."""
-    return [torch.Generator(device=device).manual_seed(int(s)) for s in seeds]
-
-
-def step_generators(
-    seed: int, step: int, positions: Sequence[int], device: torch.device | str = "cpu"
-) -> list[torch.Generator]:
-    """Training randomness per (run seed, step, position in the global batch): the same draws
-    whatever the number of processes the global batch is split over. The generators live on
-    the training device, so no noise crosses from host to device."""
-    mix = 0x9E3779B97F4A7C15
-    base = (seed * mix + step) * mix
-    return [torch.Generator(device).manual_seed((base + p) % (2**63 - 1)) for p in positions]
+    spec = method.sampler(sampler or method.default_sampler)
+    return 1 if spec is None else spec.nfe(steps)

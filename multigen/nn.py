@@ -10,6 +10,7 @@ import torch
 from torch import Tensor, nn
 
 from multigen.domain import Batch
+from multigen.randomness import randn
 
 
 def sinusoidal_embedding(c_noise: Tensor, dim: int, max_period: float = 10_000.0) -> Tensor:
@@ -114,7 +115,4 @@ class Generator(nn.Module):
     latent_dim: int = 128
 
     def sample_latent(self, template: Batch, generators: Sequence[torch.Generator]) -> Tensor:
-        z = torch.stack(
-            [torch.randn(self.latent_dim, generator=g, device=g.device) for g in generators]
-        )
-        return z.to(template.x.device)
+        return randn(generators, (self.latent_dim,)).to(template.x.device)

@@ -15,6 +15,7 @@ from domains.audio.metrics.mel import fd_mel
 from domains.audio.metrics.spectral import MIN_SPECTRAL_LENGTH, lsd, mr_stft
 from domains.audio.networks import network_specs
 from domains.audio.notes import prepare as prepare_notes
+from domains.audio.schedules import diffwave_fast_sigmas
 from domains.audio.spoken_digits import prepare as prepare_spoken_digits
 from multigen.domain import Batch, DatasetSpec, Domain, DomainError, unwrap_dataset
 
@@ -61,6 +62,9 @@ class AudioDomain(Domain):
     default_dataset: str = "embedded"
     datasets: dict[str, DatasetSpec] = field(default_factory=dataset_specs)
     networks: dict[str, Any] = field(default_factory=network_specs)
+    schedules: dict[str, Any] = field(
+        default_factory=lambda: {"diffwave_fast": diffwave_fast_sigmas}
+    )
 
     # ---- data -------------------------------------------------------------------------
     def describe(self, dataset: torch.utils.data.Dataset) -> dict[str, Any]:

@@ -12,6 +12,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from multigen.randomness import randn
+
 from .constants import CHARGE_SCALE, ONEHOT_SCALE, POS_SCALE
 
 MAX_CHARGE = 3
@@ -70,12 +72,7 @@ def subspace_noise(
 
     Drawn at the full padded shape so a sample's noise does not depend on the batch.
     """
-    eps = torch.stack(
-        [
-            torch.randn(tuple(shape), generator=g, device=g.device, dtype=torch.float32)
-            for g in generators
-        ]
-    ).to(mask.device)
+    eps = randn(generators, shape).to(mask.device)
     return project(eps, mask)
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from multigen.diffusion.samplers import SAMPLERS, steps_for_nfe
+from multigen.diffusion.samplers import SAMPLERS, get_sampler
 from multigen.methods import METHODS
 
 
@@ -27,7 +27,7 @@ class Variant:
         return self.train == "gan"
 
     def steps(self, nfe: int) -> int:
-        return 1 if self.one_shot else steps_for_nfe(self.sampler, nfe)
+        return 1 if self.one_shot else get_sampler(self.sampler).steps_for_nfe(nfe)
 
     def describe(self) -> str:
         if self.one_shot:

@@ -8,8 +8,10 @@ probability-flow ODE and is the same update as flow-matching Euler (see tests).
 
 from __future__ import annotations
 
+import inspect
 import math
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from torch import Tensor
 
@@ -130,34 +132,62 @@ def dpmpp_2m_sde(
     return x
 
 
-SAMPLERS: dict[str, Callable[..., Tensor]] = {
-    "ddpm": ddpm,
-    "ddim": ddim,
-    "euler": euler,
-    "heun": heun,
-    "dpmpp_2m": dpmpp_2m,
-    "dpmpp_2m_sde": dpmpp_2m_sde,
+OPTIONS = ("eta", "churn")  # sampler keywords a user sets (fields of SampleConfig)
+
+
+def one_call_per_step(steps: int) -> int:
+    return steps
+
+
+def heun_calls(steps: int) -> int:
+    """Two calls per interval but one on the last (its step to σ = 0 is first order)."""
+    return 2 * steps - 1
+
+
+@dataclass(frozen=True)
+class Sampler:
+    """One registry record: every layer (methods, API, CLI, benchmarks) asks it.
+
+    ``calls(steps)`` is the number of network evaluations for ``steps`` σ intervals; the
+    user options it takes are read from ``fn``'s signature, so they cannot drift apart.
+    """
+
+    name: str
+    fn: Callable[..., Tensor]
+    calls: Callable[[int], int] = one_call_per_step
+    description: str = ""
+
+    @property
+    def options(self) -> tuple[str, ...]:
+        return tuple(p for p in inspect.signature(self.fn).parameters if p in OPTIONS)
+
+    def nfe(self, steps: int) -> int:
+        return self.calls(steps)
+
+    def steps_for_nfe(self, budget: int) -> int:
+        """The most σ intervals whose NFE stays within ``budget`` (at least one)."""
+        steps = 1
+        while self.calls(steps + 1) <= budget:
+            steps += 1
+        return steps
+
+
+SAMPLERS: dict[str, Sampler] = {
+    s.name: s
+    for s in (
+        Sampler("ddpm", ddpm, description="ancestral (DDPM's posterior steps)"),
+        Sampler("ddim", ddim, description="DDIM; eta 0 deterministic, 1 ancestral"),
+        Sampler("euler", euler, description="Euler on the probability-flow ODE"),
+        Sampler("heun", heun, heun_calls, "EDM's 2nd-order Heun, optional churn"),
+        Sampler("dpmpp_2m", dpmpp_2m, description="DPM-Solver++(2M)"),
+        Sampler("dpmpp_2m_sde", dpmpp_2m_sde, description="DPM-Solver++(2M) SDE; eta 1 default"),
+    )
 }
-
-# NFE for ``steps`` σ intervals (the last step to σ=0 of Heun is first order).
-NFE: dict[str, Callable[[int], int]] = {
-    "ddpm": lambda k: k,
-    "ddim": lambda k: k,
-    "euler": lambda k: k,
-    "heun": lambda k: 2 * k - 1,
-    "dpmpp_2m": lambda k: k,
-    "dpmpp_2m_sde": lambda k: k,
-}
+# Heun for flow matching integrates in t; methods that need it ask for this record by name.
+HEUN_FLOW = Sampler("heun", heun_flow, heun_calls, "Heun on the flow ODE in t")
 
 
-def steps_for_nfe(sampler: str, nfe: int) -> int:
-    """Number of σ intervals that spends at most ``nfe`` network calls."""
-    if sampler == "heun":
-        return max(1, (nfe + 1) // 2)
-    return max(1, nfe)
-
-
-def get_sampler(name: str) -> Callable[..., Tensor]:
+def get_sampler(name: str) -> Sampler:
     if name not in SAMPLERS:
         raise ValueError(f"unknown sampler {name!r}; choose one of: {', '.join(SAMPLERS)}")
     return SAMPLERS[name]

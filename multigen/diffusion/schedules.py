@@ -80,16 +80,3 @@ def sigma_to_index(sigma: Tensor, table: Tensor) -> Tensor:
     lo = hi - 1
     w = ((log_s - log_table[lo]) / (log_table[hi] - log_table[lo])).clamp(0, 1)
     return lo.double() + w
-
-
-# DiffWave's 6-step fast inference schedule (Kong et al. 2021, Table 5, base models).
-DIFFWAVE_FAST_BETAS = (0.0001, 0.001, 0.01, 0.05, 0.2, 0.5)
-
-
-def diffwave_fast_sigmas() -> Tensor:
-    """DiffWave's 6 inference β as VE σ levels (descending, then 0); with the ``ddpm`` sampler
-    this is DiffWave's fast ancestral sampling, the network queried at the matching σ."""
-    betas = torch.tensor(DIFFWAVE_FAST_BETAS, dtype=torch.float64)
-    ab = torch.cumprod(1 - betas, 0)
-    sig = ((1 - ab) / ab).sqrt().flip(0)
-    return torch.cat([sig, sig.new_zeros(1)])

@@ -28,7 +28,7 @@ def make_noise(seed: int):
 def run(name: str, sigmas: torch.Tensor, seed: int = 0, **kw) -> torch.Tensor:
     noise = make_noise(seed)
     x = sigmas[0] * noise()
-    return S.get_sampler(name)(analytic_denoise, x, sigmas, noise, **kw)
+    return S.get_sampler(name).fn(analytic_denoise, x, sigmas, noise, **kw)
 
 
 CASES = [
@@ -60,7 +60,7 @@ def test_dpmpp_2m_sde_limits():
 
     def first(name: str) -> torch.Tensor:
         x = one_step[0] * make_noise(5)()
-        return S.get_sampler(name)(analytic_denoise, x, one_step, make_noise(6))
+        return S.get_sampler(name).fn(analytic_denoise, x, one_step, make_noise(6))
 
     torch.testing.assert_close(first("dpmpp_2m_sde"), first("ddpm"))
 
@@ -121,9 +121,19 @@ def test_ddim_equals_flow_euler():
 
 
 def test_nfe_accounting():
-    assert S.NFE["heun"](18) == 35  # EDM: 18 Heun steps = 35 NFE
-    assert S.steps_for_nfe("heun", 35) == 18
-    assert S.NFE["dpmpp_2m"](20) == 20
+    heun = S.get_sampler("heun")
+    assert heun.nfe(18) == 35  # EDM: 18 Heun steps = 35 NFE
+    assert heun.steps_for_nfe(35) == 18 and heun.steps_for_nfe(36) == 18
+    assert heun.steps_for_nfe(1) == 1  # at least one interval
+    assert S.get_sampler("dpmpp_2m").nfe(20) == 20
+    assert S.get_sampler("dpmpp_2m").steps_for_nfe(20) == 20
+
+
+def test_sampler_options_come_from_the_signatures():
+    opts = {name: spec.options for name, spec in S.SAMPLERS.items()}
+    assert opts == {"ddpm": (), "ddim": ("eta",), "euler": (), "heun": ("churn",),
+                    "dpmpp_2m": (), "dpmpp_2m_sde": ("eta",)}  # fmt: skip
+    assert S.HEUN_FLOW.options == () and S.HEUN_FLOW.nfe(18) == 35
 
 
 def test_unknown_sampler_lists_choices():
@@ -161,13 +171,6 @@ def test_sigma_to_index_roundtrip():
     table = schedules.vp_sigmas("cosine", 1000)
     idx = schedules.sigma_to_index(table[[0, 10, 500, 999]], table)
     assert torch.allclose(idx, torch.tensor([0.0, 10.0, 500.0, 999.0], dtype=torch.float64))
-
-
-def test_diffwave_fast_schedule():
-    sig = schedules.diffwave_fast_sigmas()
-    assert sig.shape[0] == 7 and sig[-1] == 0 and torch.all(sig[:-1][1:] < sig[:-1][:-1])
-    # smallest level is β_1 = 1e-4: σ = sqrt(β/(1-β))
-    assert math.isclose(sig[-2].item(), math.sqrt(1e-4 / (1 - 1e-4)), rel_tol=1e-9)
 
 
 def test_flow_heun_in_t_is_accurate_with_few_steps():

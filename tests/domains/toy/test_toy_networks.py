@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from multigen.domain import DomainError
-from multigen.methods import seeds_to_generators
+from multigen.randomness import sample_generators
 
 
 @pytest.fixture()
@@ -48,8 +48,8 @@ def test_denoiser_learns_a_regression(toy, info):
 def test_generator_latents_are_per_sample(toy, info):
     gen = toy.networks["mlp_generator"].builder(info, latent_dim=8, width=32, depth=2)
     tpl = toy.template(info, 4, torch.Generator())
-    z4 = gen.sample_latent(tpl, seeds_to_generators([0, 1, 2, 3]))
-    z2 = gen.sample_latent(toy.template(info, 2, torch.Generator()), seeds_to_generators([2, 3]))
+    z4 = gen.sample_latent(tpl, sample_generators([0, 1, 2, 3]))
+    z2 = gen.sample_latent(toy.template(info, 2, torch.Generator()), sample_generators([2, 3]))
     assert z4.shape == (4, 8) and torch.equal(z4[2:], z2)
     assert gen(z4).shape == (4, 2)
 
