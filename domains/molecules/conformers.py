@@ -18,6 +18,7 @@ from rdkit.Chem import AllChem
 
 from .io import SkipLog, read_sdf
 from .mol import Molecule
+from .progress import progress_bar
 
 
 def cache_dir() -> Path:
@@ -60,6 +61,7 @@ def conformers(
     processes: int | None = None,
     log: SkipLog | None = None,
     names: list[str] | None = None,
+    progress: bool = False,
 ) -> list[Molecule]:
     """3D molecules for a SMILES list (cached). Failures go to ``log`` with their SMILES."""
     log = log or SkipLog()
@@ -71,19 +73,28 @@ def conformers(
     if not (sdf.exists() and fails.exists()):
         jobs = [(k, s, seed, mmff) for k, s in enumerate(smiles)]
         procs = processes if processes is not None else min(4, os.cpu_count() or 1)
-        if procs > 1 and len(jobs) > 50:
-            with get_context("fork").Pool(procs) as pool:
-                results = pool.map(_embed_job, jobs, chunksize=16)
-        else:
-            results = [_embed_job(j) for j in jobs]
+        with progress_bar("conformers (ETKDG + MMFF)", len(jobs), progress, every=16) as advance:
+            if procs > 1 and len(jobs) > 50:
+                with get_context("fork").Pool(procs) as pool:
+                    results = []
+                    for r in pool.imap(_embed_job, jobs, chunksize=16):
+                        results.append(r)
+                        advance()
+            else:
+                results = []
+                for j in jobs:
+                    results.append(_embed_job(j))
+                    advance()
         failed = {k: why for k, _, why in results if why}
         tmp = sdf.with_suffix(".tmp")
         with tmp.open("w") as fh:
             for k, block, _ in results:
                 if block is not None:
                     fh.write(f"{names[k]}{block[block.index(chr(10)) :]}\n$$$$\n")
+        tmp_fails = fails.with_suffix(".tmp")
+        tmp_fails.write_text(json.dumps({str(k): v for k, v in failed.items()}))
         tmp.replace(sdf)
-        fails.write_text(json.dumps({str(k): v for k, v in failed.items()}))
+        tmp_fails.replace(fails)
     failed = {int(k): v for k, v in json.loads(fails.read_text()).items()}
     for k, why in sorted(failed.items()):
         log.skip(f"SMILES {smiles[k]!r} ({names[k]})", why)

@@ -232,6 +232,31 @@ def prepare_qm9(out_dir: Path | None = None, **_: Any) -> Path:
     return out_dir
 
 
+def moses3d_dataset(
+    path: Path | None = None,
+    split: str = "train",
+    strict: bool = False,
+    n: int = 1000,
+    seed: int = 0,
+    **params: Any,
+):
+    """Drug-like 3D molecules (MOSES subsets embedded by ``moses3d.prepare_moses3d``): from
+    the cache for (n, seed), or ``path`` = a folder that ``data prepare moses3d --out`` wrote.
+    The one-hot vocabulary is the training subset's elements unless ``atom_types`` is set."""
+    from .moses3d import SPLITS, prepare_moses3d, read_meta
+
+    if split not in SPLITS:
+        raise DomainError(f"moses3d split {split!r} unknown; use one of {', '.join(SPLITS)}")
+    folder = Path(path) if path is not None else prepare_moses3d(n=n, seed=seed)
+    meta = read_meta(folder)
+    if meta is None:
+        raise DomainError(f"{folder}: not a complete moses3d folder (meta.json and 3 SDFs)")
+    log = SkipLog(strict=strict)
+    mols = read_sdf(folder / f"{split}.sdf", log)
+    params.setdefault("atom_types", meta["elements"])
+    return _finish(mols, split, log, f"moses3d:{split}", presplit=True, **params)
+
+
 # ---- the embedded QM9-like set ------------------------------------------------------------
 
 EMBEDDED_ELEMENTS = {"C", "H", "O", "N", "F"}

@@ -14,7 +14,7 @@ from torch import Tensor
 
 from multigen.domain import Batch, DatasetSpec, Domain, DomainError, NetworkSpec
 
-from . import data
+from . import data, moses3d
 from .bonds import infer_bonds
 from .evaluate import ReferenceStats, evaluate_molecules
 from .io import (
@@ -72,6 +72,13 @@ class MoleculeDomain(Domain):
                     "gdb9.sdf.csv, uncharacterized.txt)",
                     data.qm9_dataset,
                     prepare=data.prepare_qm9,
+                ),
+                "moses3d": DatasetSpec(
+                    "moses3d",
+                    "drug-like 3D set: seeded MOSES subsets (n train, n/10 per test set) "
+                    "embedded with ETKDG + MMFF, with H (data.params: n, seed; molsets wheel)",
+                    data.moses3d_dataset,
+                    prepare=moses3d.prepare_moses3d,
                 ),
             },
             networks=_networks(),

@@ -26,6 +26,7 @@ from multigen.domain import DomainError
 
 from .constants import HARTREE_EV, HARTREE_MEV
 from .mol import Molecule
+from .progress import progress_bar
 
 PACK_PARTS = ("qm9_part1.csv", "qm9_part2.csv", "qm9_part3.csv")
 POLAR_FILE = "qm9_polarizability.csv"
@@ -157,7 +158,8 @@ def read_pack(folder: Path, progress: bool = True) -> QM9Table:
     folder = Path(folder)
     check_pack_dir(folder)
     index, counts, numbers, positions, props, smiles = [], [], [], [], [], []
-    with _progress(progress, count_rows(folder)) as advance:
+    label = "[bold]QM9[/] reading qm9pack CSVs"
+    with progress_bar(label, count_rows(folder), progress, every=1000) as advance:
         for where, row in _rows(folder):
             k, z, pos, p = parse_row(where, row)
             index.append(k)
@@ -215,37 +217,3 @@ def check_polarizability(folder: Path, table: QM9Table, tol: float = 0.01) -> No
             seen += 1
     if seen != len(table):
         raise DomainError(f"{path}: {seen} rows but the main files have {len(table)} molecules")
-
-
-class _progress:
-    """A rich progress bar on stderr (or nothing); the context value advances it by one."""
-
-    def __init__(self, enabled: bool, total: int):
-        self.enabled, self.total, self.bar = enabled, total, None
-
-    def __enter__(self):
-        if not self.enabled:
-            return lambda: None
-        from rich.console import Console
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-
-        self.bar = Progress(
-            TextColumn("[bold]QM9[/] reading qm9pack CSVs"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            console=Console(stderr=True),
-        )
-        self.bar.start()
-        task = self.bar.add_task("qm9", total=self.total)
-        count = [0]
-
-        def advance() -> None:
-            count[0] += 1
-            if count[0] % 1000 == 0 or count[0] == self.total:
-                self.bar.update(task, completed=count[0])
-
-        return advance
-
-    def __exit__(self, *exc) -> None:
-        if self.bar is not None:
-            self.bar.stop()
