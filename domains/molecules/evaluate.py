@@ -90,16 +90,22 @@ def evaluate_molecules(
     )
     valid = [s for s in smiles if s]
     props = drug_properties(valid)
-    for k, v in props.items():
-        out[f"{k}_mean"] = float(v.mean()) if len(v) else float("nan")
+    for k, v in props.items():  # undefined without valid molecules: left out, never NaN
+        if len(v):
+            out[f"{k}_mean"] = float(v.mean())
         if reference is not None and len(v) and len(reference.props[k]):
             out[f"{k}_w1"] = float(wasserstein_distance(v, reference.props[k]))
     out.update(_conditional_mae(bonded, smiles))
     if reference is not None:
-        out["bond_length_w1"], per = weighted_w1(bond_lengths(bonded), reference.lengths)
+        # W1s exist only for bond/angle types both sets have (none: left out, never NaN)
+        w1, per = weighted_w1(bond_lengths(bonded), reference.lengths)
+        if per:
+            out["bond_length_w1"] = w1
         for k in sorted(per, key=lambda k: -len(reference.lengths[k]))[:4]:
             out[f"bond_length_w1/{k}"] = float(per[k])
-        out["bond_angle_w1"], _ = weighted_w1(bond_angles(bonded), reference.angles)
+        w1, per = weighted_w1(bond_angles(bonded), reference.angles)
+        if per:
+            out["bond_angle_w1"] = w1
         out["atom_type_tv"] = total_variation(atom_type_counts(samples), reference.types)
         out["atom_count_tv"] = total_variation(atom_number_counts(samples), reference.counts)
         if fcd and len(valid) >= 2 and len(reference.smiles) >= 2:

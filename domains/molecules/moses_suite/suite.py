@@ -3,6 +3,8 @@
 Keys as MOSES names them: valid, unique@1000, unique@10000, FCD/Test, SNN/Test, Frag/Test,
 Scaf/Test, the same against the scaffold test set (``/TestSF``), IntDiv, IntDiv2, Filters,
 logP/SA/QED/weight (Wasserstein-1 to the test set's values) and Novelty (against train).
+A metric that is undefined for the samples (no valid molecule; no two-ring scaffold for
+Scaf) is left out rather than reported as NaN.
 """
 
 from __future__ import annotations
@@ -75,12 +77,12 @@ def moses_metrics(
     smiles = list(smiles)
     out: dict[str, float] = {"n_samples": float(len(smiles)), "valid": M.fraction_valid(smiles)}
     valid = [c for c in (M.canonical(s) for s in smiles) if c is not None]
+    if not valid:  # nothing else is defined (metrics are never NaN: undefined = absent)
+        return out
     for kk in k:
         out[f"unique@{kk}"] = M.unique_at(valid, kk)
         if len(valid) < kk:
             out[f"unique@{kk}_n"] = float(len(valid))  # fewer than k: MOSES warns too
-    if not valid:
-        return out
     mols = [M.mol_from_smiles(s) for s in valid]
     fps = M.morgan_fingerprints(mols)
     frag, scaf = M.fragments(mols), M.scaffolds(mols)
@@ -90,8 +92,10 @@ def moses_metrics(
         if pgen is not None:
             out[f"FCD/{tag}"] = float(_fcd_model().metric(stats["FCD"], pgen))
         out[f"SNN/{tag}"] = M.snn(stats["SNN"]["fps"], fps)
-        out[f"Frag/{tag}"] = M.cosine_similarity(stats["Frag"]["frag"], frag)
-        out[f"Scaf/{tag}"] = M.cosine_similarity(stats["Scaf"]["scaf"], scaf)
+        if frag and stats["Frag"]["frag"]:
+            out[f"Frag/{tag}"] = M.cosine_similarity(stats["Frag"]["frag"], frag)
+        if scaf and stats["Scaf"]["scaf"]:  # no 2-ring scaffold among the samples: left out
+            out[f"Scaf/{tag}"] = M.cosine_similarity(stats["Scaf"]["scaf"], scaf)
     out["IntDiv"] = M.internal_diversity(fps, p=1)
     out["IntDiv2"] = M.internal_diversity(fps, p=2)
     out["Filters"] = float(np.mean([M.passes_filters(m) for m in mols]))

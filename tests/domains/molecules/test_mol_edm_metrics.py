@@ -75,3 +75,13 @@ def test_evaluate_reports_edm_and_heavy_keys(methane, methyl, ethene):
     # EDM's stability: CH3's carbon has valence 3 (1 of 7 atoms unstable, 1 of 3 molecules)
     assert out["atom_stability"] == pytest.approx(14 / 15)
     assert out["mol_stability"] == pytest.approx(2 / 3)
+
+
+def test_undefined_metrics_are_left_out_not_nan(methane):
+    import math
+
+    far = -1.09 * np.ones(3) / np.sqrt(3)  # pentavalent carbon: nothing valid to average
+    bad = Molecule(methane.symbols + ["H"], np.vstack([methane.positions, far]))
+    out = evaluate_molecules([bad], ReferenceStats([methane]), fcd=False, strain=False)
+    assert out["validity"] == 0.0 and "qed_mean" not in out and "qed_w1" not in out
+    assert all(math.isfinite(v) for v in out.values())

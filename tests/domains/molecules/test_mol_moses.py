@@ -153,3 +153,11 @@ def test_wheel_statistics_match_our_definitions():
     assert all(k in stats["Frag"]["frag"] for k in M.fragments(mols))
     assert all(k in stats["Scaf"]["scaf"] for k in M.scaffolds(mols))
     assert np.mean([M.passes_filters(m) for m in mols]) == 1.0  # MOSES is pre-filtered
+
+
+def test_undefined_moses_metrics_are_left_out():
+    ref = MosesReference({"test": reference_from_smiles("test", ["c1ccc(Cc2ccccc2)cc1"])}, None)
+    out = moses_metrics(["CCO", "CCN"], ref, k=[2], fcd=False)  # no ring, so no scaffold
+    assert "Scaf/Test" not in out and out["unique@2"] == 1.0
+    assert moses_metrics(["C1CC"], ref, fcd=False) == {"n_samples": 1.0, "valid": 0.0}
+    assert all(math.isfinite(v) for v in out.values())
