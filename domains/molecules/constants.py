@@ -91,7 +91,9 @@ ALLOWED_VALENCE: dict[str, tuple[int, ...]] = {
     "Hg": (1, 2),
     "Bi": (3, 5),
 }
-# Note: EDM lists S as 4 only (not 2/6); kept as published so numbers stay comparable.
+# Note: EDM lists S as 4 only (not 2/6); kept as published so numbers stay comparable. This
+# one table (EDM's ``allowed_bonds`` in ``qm9/analyze.py``) is what EDM's and GeoLDM's
+# GEOM-Drugs protocol uses as well, so drug-like sets (moses3d) are scored with it too.
 
 # Charge-aware variant (MiDi-style): valences allowed for a given formal charge.
 CHARGED_VALENCE: dict[str, dict[int, tuple[int, ...]]] = {

@@ -198,10 +198,16 @@ def qm9_dataset(
     split: str = "train",
     strict: bool = False,
     progress: bool = True,
+    half: str | None = None,
     **params: Any,
 ):
     """QM9 with H, EDM's split: the installed qm9pack wheel, or ``path`` (raw or qm9pack
-    folder)."""
+    folder). ``half`` ('a' or 'b') trains on one half of the training split (EDM's
+    conditional protocol: the property predictor learns from the other half)."""
+    if half is not None:
+        if half not in ("a", "b"):
+            raise DomainError(f"qm9: data.params.half must be 'a' or 'b', got {half!r}")
+        split = f"train_{half}" if split == "train" else split
     log = SkipLog(strict=strict)
     mols = qm9_molecules(path, split, log, progress=progress)
     params.setdefault("atom_types", ["H", "C", "N", "O", "F"])

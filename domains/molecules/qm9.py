@@ -42,8 +42,20 @@ def read_uncharacterized(path: Path) -> set[int]:
     return out
 
 
+HALF_SEED = 1  # our permutation of the train split into the two halves of EDM's §5.2
+
+
 def qm9_split_indices(n: int, split: str) -> np.ndarray:
-    """EDM's split over ``n`` characterised molecules (positions in the kept list)."""
+    """EDM's split over ``n`` characterised molecules (positions in the kept list).
+
+    ``train_a`` / ``train_b``: the training split cut in two halves (50,000 each on all of
+    QM9) by a NumPy ``RandomState(HALF_SEED)`` permutation, for EDM's conditional protocol
+    (property predictor on one half, conditional generator on the other)."""
+    if split in ("train_a", "train_b"):
+        train = qm9_split_indices(n, "train")
+        perm = np.random.RandomState(HALF_SEED).permutation(len(train))
+        half = perm[: len(train) // 2] if split == "train_a" else perm[len(train) // 2 :]
+        return np.sort(train[half])
     n_train = 100_000 if n == QM9_FULL else int(round(n * 100_000 / QM9_FULL))
     n_test = int(0.1 * n)
     n_valid = n - (n_train + n_test)
@@ -51,7 +63,9 @@ def qm9_split_indices(n: int, split: str) -> np.ndarray:
     train, valid, test = np.split(perm, [n_train, n_train + n_valid])[:3]
     parts = {"train": train, "valid": valid, "val": valid, "test": test, "all": np.arange(n)}
     if split not in parts:
-        raise DomainError(f"QM9 split {split!r} unknown; use train, valid, test or all")
+        raise DomainError(
+            f"QM9 split {split!r} unknown; use train, valid, test, all, train_a or train_b"
+        )
     return np.sort(parts[split])
 
 

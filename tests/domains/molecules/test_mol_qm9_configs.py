@@ -27,7 +27,8 @@ INFO = {
 
 def test_every_method_has_a_cpu_and_a_gpu_qm9_config():
     names = {p.stem for p in CONFIGS}
-    assert names == {f"qm9_{m}_{s}" for m in ("edm", "flow", "gan") for s in ("cpu", "gpu")}
+    methods = ("edm", "flow", "gan", "cond_edm")
+    assert names == {f"qm9_{m}_{s}" for m in methods for s in ("cpu", "gpu")}
 
 
 @pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.stem)
@@ -35,7 +36,10 @@ def test_qm9_config_loads_and_builds(path):
     cfg = load_config(path)
     assert cfg.domain == "molecules" and cfg.data.name == "qm9" and cfg.data.path is None
     assert cfg.eval.reference.startswith("qm9:")
-    method = build_method(cfg, get_domain(), INFO)
+    info = INFO | {"cond_dim": len(cfg.data.params.get("properties", []))}
+    if cfg.data.conditional:  # EDM's conditional protocol: generator on half b
+        assert cfg.data.params["half"] == "b" and cfg.eval.reference == "qm9:train_a"
+    method = build_method(cfg, get_domain(), info)
     net = method.models["generator" if cfg.method.name == "gan" else "model"]
     n_params = sum(p.numel() for p in net.parameters())
     if path.stem.endswith("_gpu"):  # EDM's size: EGNN 9×256 (5.3M), batch 64
