@@ -9,6 +9,7 @@ print(api.evaluate("toy", res.samples, "eight_gaussians:test"))
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import time
 from dataclasses import dataclass
@@ -23,8 +24,10 @@ from multigen.config import RunConfig, SampleConfig, _describe_error, load_confi
 from multigen.domain import Batch, Domain, DomainError
 from multigen.generate import generate
 from multigen.methods import Method, build_method
+from multigen.metrics import checks
 from multigen.registry import domain_names, get_domain
 from multigen.train import checkpoint as ckpt
+from multigen.train.lock import run_lock
 from multigen.train.trainer import Trainer, resolve_device
 
 CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs"
@@ -53,10 +56,11 @@ def train(
     if out is None:
         stem = Path(config).stem if isinstance(config, str | Path) else cfg.method.name
         out = Path("runs") / f"{cfg.domain}_{stem}"
-    trainer = Trainer(cfg, get_domain(cfg.domain), Path(out), resume=resume)
-    trainer.check_evaluation()  # fail before the first step, not after the last
-    trainer.fit()
-    trainer.finish()
+    with run_lock(out, main=os.environ.get("RANK", "0") == "0"):  # one trainer per folder
+        trainer = Trainer(cfg, get_domain(cfg.domain), Path(out), resume=resume)
+        trainer.check_evaluation()  # fail before the first step, not after the last
+        trainer.fit()
+        trainer.finish()
     return Path(out)
 
 
@@ -271,7 +275,9 @@ def evaluate(
         samples = dom.load_samples(path, strict=strict)
     if isinstance(reference, str | Path):
         reference = dom.reference(str(reference), n=n, strict=strict)
-    scores = dom.evaluate(samples, reference, **options)
+    scores = checks.require_finite_scores(dom.evaluate(samples, reference, **options))
+    for note in checks.sample_size_notes(scores):
+        checks.warn(note)
     skipped = list(getattr(samples, "skipped", [])) + list(getattr(reference, "skipped", []))
     if skipped:
         scores = {**scores, "skipped_files": float(len(skipped))}

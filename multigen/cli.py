@@ -103,9 +103,12 @@ def _skip_entry(entry) -> dict[str, str]:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> None:
+    import warnings
+
     import yaml
 
     from multigen import api
+    from multigen.metrics.checks import SmallSampleWarning
 
     options = {}
     for kv in args.option or []:
@@ -127,13 +130,21 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     reference = args.reference
     if isinstance(reference, str):
         reference = dom.reference(reference, strict=args.strict)
-    scores = api.evaluate(dom, samples, reference, strict=args.strict, **options)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", SmallSampleWarning)
+        scores = api.evaluate(dom, samples, reference, strict=args.strict, **options)
+    notes = dict.fromkeys(str(w.message) for w in caught if w.category is SmallSampleWarning)
+    for w in caught:  # other warnings are shown as Python would have shown them
+        if w.category is not SmallSampleWarning:
+            warnings.showwarning(w.message, w.category, w.filename, w.lineno)
     skipped = [
         {**_skip_entry(entry), "set": which}
         for which, obj in (("samples", samples), ("reference", reference))
         for entry in getattr(obj, "skipped", [])
     ]
     _print_table(f"{args.domain}: {args.samples} vs {args.reference}", scores)
+    for note in notes:
+        print(f"warning: {note}")
     if skipped:
         print(f"skipped {len(skipped)} file(s) (use --strict to make them errors):")
         for s in skipped:

@@ -15,7 +15,8 @@ Srivastava et al. 2017; Lin et al. 2018):
   count as a captured mode.
 - ``mode_kl``: KL(q‖w) between the histogram q of high-quality samples over modes and the
   true weights w (0 = perfectly balanced); empty modes add nothing to this direction of KL,
-  ``modes_covered`` catches them.
+  ``modes_covered`` catches them. With no high-quality sample at all it takes its largest
+  possible value, log(1/min w) (all mass on the rarest mode), so it is always finite.
 """
 
 from __future__ import annotations
@@ -65,8 +66,8 @@ def mode_metrics(
         q = counts / counts.sum()
         nz = q > 0
         out["mode_kl"] = float((q[nz] * np.log(q[nz] / mixture.weights[nz])).sum())
-    else:
-        out["mode_kl"] = float("inf")
+    else:  # no high-quality sample at all: the worst balance, a point mass on the rarest mode
+        out["mode_kl"] = float(-np.log(mixture.weights.min()))
     return out
 
 

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from . import checks
 from ._util import features_2d, to_numpy
 
 
@@ -75,4 +76,5 @@ def frechet_distance_features(f1: Any, f2: Any) -> float:
     mu2, cov2 = feature_statistics(f2)
     if mu1.shape != mu2.shape:
         raise ValueError(f"feature dims differ: {mu1.shape[0]} vs {mu2.shape[0]}")
+    checks.warn(checks.frechet_note(len(f1), len(f2), mu1.shape[0]))
     return frechet_distance(mu1, cov1, mu2, cov2)

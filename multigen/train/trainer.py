@@ -9,6 +9,7 @@ a 1-process run with the same global batch.
 from __future__ import annotations
 
 import json
+import math
 import platform
 import time
 from pathlib import Path
@@ -23,8 +24,10 @@ from multigen.config import RunConfig, dump_config
 from multigen.domain import Domain, DomainError
 from multigen.fileio import atomic_write_text
 from multigen.generate import generate
-from multigen.methods import Method, build_method, step_generators
+from multigen.methods import Method, build_method
+from multigen.metrics.checks import require_finite_scores
 from multigen.precision import autocast, resolve_precision
+from multigen.randomness import step_generators
 from multigen.train import checkpoint as ckpt
 from multigen.train.distributed import (
     DistInfo,
@@ -404,6 +407,8 @@ class Trainer:
         if not key or key not in metrics:
             return
         value = metrics[key]
+        if not math.isfinite(value):  # never the best (scoring refuses it before this)
+            return
         better = self.best is None or (
             value < self.best if tc.best_mode == "min" else value > self.best
         )
@@ -467,6 +472,7 @@ class Trainer:
             say(f"scoring {len(batch)} samples against the reference ({self.domain.name} metrics)")
         t0 = time.perf_counter()
         metrics = self.domain.evaluate(samples, self.reference(), **self.cfg.eval.options)
+        metrics = require_finite_scores(metrics, f"scoring step {self.step}")
         if show:
             say(f"scored in {time.perf_counter() - t0:.1f} s")
         return metrics

@@ -54,7 +54,7 @@ def test_train_sample_evaluate(method, tmp_path):
         assert {f.name for f in res.files} == {"samples.npy", "samples.csv", "samples.png"}
         scores = api.evaluate("toy", samples=out, reference="eight_gaussians:test", n=500)
         assert MIXTURE_KEYS <= set(scores)
-        assert all(math.isfinite(v) for k, v in scores.items() if k != "mode_kl")
+        assert all(math.isfinite(v) for v in scores.values())
     # a sample depends on its seed only, not on the batch it was drawn in
     a = api.sample(run, n=6, seed=10, steps=4).samples
     b = api.sample(run, n=2, seed=14, steps=4).samples

@@ -107,3 +107,11 @@ def test_no_mixture_metrics_without_a_mixture(toy):
     assert set(out) == {"n_samples", "nonfinite_fraction", "energy_distance", "swd"}
     with pytest.raises(DomainError, match="unknown eval.options.*allowed"):
         toy.evaluate(ref.points, ref, sigma=3)
+
+
+def test_no_high_quality_sample_gives_the_worst_finite_mode_kl():
+    """Regression (reliability campaign): mode_kl was +inf here, which reached metrics.json."""
+    mix = ring()
+    out = mode_metrics(np.full((20, 2), 1e3), mix)
+    assert out["hq_fraction"] == 0.0 and out["modes_covered"] == 0
+    assert out["mode_kl"] == pytest.approx(math.log(8))  # as bad as total collapse
