@@ -53,8 +53,8 @@ def overrides(args: argparse.Namespace, gan: bool = False) -> list[str]:
            f"data.batch_size={args.batch}", f"train.steps={args.steps}",
            f"train.checkpoint_every={args.steps}", f"train.log_every={max(1, args.steps // 6)}",
            "train.progress=false", "train.tensorboard=false", "train.warmup=50",
-           "train.ema_decay=0.99", "sample.n=2", "sample.steps=6", "eval.n_samples=2",
-           "eval.options={classifier: false}"]  # fmt: skip
+           "train.ema_decay=0.99", "train.precision=fp32", "sample.n=2", "sample.steps=6",
+           "eval.n_samples=2", "eval.options={classifier: false}"]  # fmt: skip
     if gan:
         out += ["train.lr=2.0e-4", "model.params={latent_dim: 64, width: 16, layers: 5}"]
     else:

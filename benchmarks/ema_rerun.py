@@ -35,12 +35,12 @@ def best_cells(report: dict, domains: list[str]) -> dict[tuple[str, str], dict]:
     for cell in report["cells"]:
         if cell["domain"] not in domains or cell.get("status") != "ok":
             continue
-        q = report["quality_metric"][cell["domain"]]
-        value = cell["metrics"].get(q["metric"])
+        metric, better = report["quality_metric"][cell["domain"]]
+        value = cell["metrics"].get(metric)
         if value is None:
             continue
         key = (cell["domain"], cell["train_method"])
-        lower = q["better"] == "lower"
+        lower = better == "lower"
         old = best.get(key)
         if old is None or (value < old["value"] if lower else value > old["value"]):
             best[key] = {"value": value, "cell": cell["variant"], "nfe": cell["nfe"]}
@@ -65,18 +65,22 @@ def main() -> None:
         cmd += ["--methods", *args.methods]
     subprocess.run(cmd, check=True, cwd=ROOT)
     new_report = json.loads((ROOT / args.out / "results.json").read_text())
+    cells = ROOT / "benchmarks" / "results" / "ema_rerun"
+    cells.mkdir(parents=True, exist_ok=True)
+    for domain in args.domains:  # the suite's full table, every cell of the re-run
+        (cells / f"{domain}_cells.md").write_text((ROOT / args.out / "results.md").read_text())
     old_report = json.loads(OLD.read_text())
     old, new = best_cells(old_report, args.domains), best_cells(new_report, args.domains)
     rows = []
     for key in sorted(new):
         domain, method = key
-        q = new_report["quality_metric"][domain]
+        metric, better = new_report["quality_metric"][domain]
         o = old.get(key, {})
         rows.append(
             {
                 "domain": domain,
                 "method": method,
-                "metric": f"{q['metric']} ({q['better']} better)",
+                "metric": f"{metric} ({better} better)",
                 "recorded (EMA, no warm-up)": o.get("value", float("nan")),
                 "recorded best cell": f"{o.get('cell', '-')} @ {o.get('nfe', '-')}",
                 "re-run (EMA with warm-up)": new[key]["value"],
@@ -87,7 +91,7 @@ def main() -> None:
         "Same suite (configs/bench/cpu.yaml), budgets, seeds, sample counts and configs as the "
         "recorded run of 2026-11-27, fp32 pinned as there; the only change is the EMA warm-up "
         f"(decay min(0.999, (1+k)/(10+k))). Domains: {', '.join(args.domains)}. Full re-run "
-        f"tables: {args.out}/results.md (not committed)."
+        "tables (every cell): benchmarks/results/ema_rerun/<domain>_cells.md."
     )
     write_results(
         "ema_rerun", {"rows": rows}, rows, "cpu suite: recorded vs re-run after the EMA fix", notes

@@ -22,6 +22,7 @@ from torch import nn
 
 from multigen.config import RunConfig, SampleConfig, _describe_error, load_config
 from multigen.domain import Batch, Domain, DomainError
+from multigen.fileio import atomic_write_text
 from multigen.generate import generate
 from multigen.methods import Method, build_method
 from multigen.metrics import checks
@@ -278,15 +279,11 @@ def evaluate(
     scores = checks.require_finite_scores(dom.evaluate(samples, reference, **options))
     for note in checks.sample_size_notes(scores):
         checks.warn(note)
-    skipped = list(getattr(samples, "skipped", [])) + list(getattr(reference, "skipped", []))
+    skipped = dom.skipped_files(samples) + dom.skipped_files(reference)
     if skipped:
         scores = {**scores, "skipped_files": float(len(skipped))}
     if out is not None:
-        out = Path(out)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = out.with_suffix(out.suffix + ".tmp")
-        tmp.write_text(json.dumps(scores, indent=2))
-        tmp.replace(out)
+        atomic_write_text(out, json.dumps(scores, indent=2))
     return scores
 
 

@@ -7,6 +7,7 @@ and exit with status 2; ``--debug`` shows the traceback instead.
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import sys
 import traceback
@@ -14,9 +15,11 @@ from pathlib import Path
 
 from multigen.config import ConfigError
 from multigen.domain import DomainError
+from multigen.fileio import atomic_write_text
 from multigen.train.checkpoint import CheckpointError
 
 USER_ERRORS = (DomainError, ConfigError, CheckpointError, FileNotFoundError)
+DISK_FULL = (errno.ENOSPC, errno.EDQUOT)  # the machine's state, not a bug: one line too
 
 
 def _print_table(title: str, rows: dict[str, float]) -> None:
@@ -93,15 +96,6 @@ def cmd_sample(args: argparse.Namespace) -> None:
     print(f"{len(res.batch)} samples ({res.nfe} NFE) in {res.seconds:.2f} s -> {out}")
 
 
-def _skip_entry(entry) -> dict[str, str]:
-    """Domains record skipped inputs as (file, reason) pairs or as "file: reason" lines."""
-    if isinstance(entry, str):
-        file, _, reason = entry.partition(": ")
-        return {"file": file, "reason": reason}
-    file, reason = entry
-    return {"file": str(file), "reason": str(reason)}
-
-
 def cmd_evaluate(args: argparse.Namespace) -> None:
     import warnings
 
@@ -138,9 +132,9 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
         if w.category is not SmallSampleWarning:
             warnings.showwarning(w.message, w.category, w.filename, w.lineno)
     skipped = [
-        {**_skip_entry(entry), "set": which}
+        {"file": file, "reason": reason, "set": which}
         for which, obj in (("samples", samples), ("reference", reference))
-        for entry in getattr(obj, "skipped", [])
+        for file, reason in dom.skipped_files(obj)
     ]
     _print_table(f"{args.domain}: {args.samples} vs {args.reference}", scores)
     for note in notes:
@@ -150,12 +144,8 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
         for s in skipped:
             print(f"  {s['set']}: {s['file']}: {s['reason']}")
     if args.out:
-        out = Path(args.out)
-        out.parent.mkdir(parents=True, exist_ok=True)
         report = {**scores, "skipped": skipped} if skipped else scores
-        tmp = out.with_suffix(out.suffix + ".tmp")
-        tmp.write_text(json.dumps(report, indent=2))
-        tmp.replace(out)
+        atomic_write_text(args.out, json.dumps(report, indent=2))
         print(f"wrote {args.out}")
 
 
@@ -188,7 +178,8 @@ def cmd_data(args: argparse.Namespace) -> None:
             f"no preparable dataset named {args.name!r}; see `multigen data list` (marked prepare)"
         )
     out = Path(args.out) if args.out else None
-    written = candidates[0].prepare(out)
+    sizes = {k: v for k, v in (("n", args.n), ("seed", args.seed)) if v is not None}
+    written = candidates[0].prepare(out, **sizes)
     print(f"prepared {args.name} -> {written}")
 
 
@@ -268,6 +259,8 @@ def build_parser() -> argparse.ArgumentParser:
     dt.add_argument("action", choices=["list", "prepare"])
     dt.add_argument("name", nargs="?")
     dt.add_argument("--out")
+    dt.add_argument("--n", type=int, help="how many items, for datasets that take a size")
+    dt.add_argument("--seed", type=int, help="subset/embedding seed, for datasets that take one")
     return p
 
 
@@ -296,6 +289,15 @@ def main(argv: list[str] | None = None) -> int:
         if args.debug:
             traceback.print_exc()
         print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        if exc.errno not in DISK_FULL:
+            raise
+        if args.debug:
+            traceback.print_exc()
+        print(
+            f"error: {exc}; free space and run again (--resume continues training)", file=sys.stderr
+        )
         return 2
     except KeyboardInterrupt:
         print("interrupted; the last finished checkpoint is intact", file=sys.stderr)

@@ -28,6 +28,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from multigen.diffusion.ot import ot_pair
 from multigen.randomness import randn
 
 
@@ -208,6 +209,29 @@ class Domain:
     def evaluate(self, samples: Any, reference: Any, **options: Any) -> dict[str, float]:
         """Score samples against a reference with the field's metrics (flat dict)."""
         raise NotImplementedError
+
+    def align(self, batch: Batch, noise: Tensor) -> Tensor:
+        """Pair each sample with noise for flow matching's ``method.ot_pairing``. Default:
+        minibatch OT over whole states (fixed-shape data); set-valued domains override it
+        (molecules permute and rotate each molecule's noise)."""
+        if batch.mask is not None:
+            raise DomainError(
+                f"flow.ot_pairing needs domain {self.name!r} to override align() for masked "
+                "(variable-size) data"
+            )
+        return ot_pair(batch.x, noise)
+
+    def skipped_files(self, obj: Any) -> list[tuple[str, str]]:
+        """``(file, reason)`` for every input a reader skipped (samples, references)."""
+        out = []
+        for entry in getattr(obj, "skipped", None) or []:
+            if isinstance(entry, str):  # "file: reason"
+                file, _, reason = entry.partition(": ")
+                out.append((file, reason))
+            else:
+                file, reason = entry
+                out.append((str(file), str(reason)))
+        return out
 
     def check_condition(self, cond: Tensor, info: dict[str, Any]) -> None:
         """Raise :class:`DomainError` if ``cond`` (from ``sample --cond``) means nothing to a

@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import torch
-from scipy.optimize import linear_sum_assignment
 from torch import Tensor, nn
 
 from multigen.adversarial import losses as gan_losses
@@ -108,14 +107,6 @@ class Method:
             raise DomainError(f"network {name!r}: bad parameters {params}: {exc}") from None
 
 
-def ot_pair(x0: Tensor, noise: Tensor) -> Tensor:
-    """Minibatch OT (Tong et al. 2023; Pooladian et al. 2023): reorder the noise so the total
-    squared distance to the data is minimal (exact assignment, scipy)."""
-    cost = torch.cdist(x0.flatten(1).double().cpu(), noise.flatten(1).double().cpu()) ** 2
-    _, cols = linear_sum_assignment(cost.numpy())
-    return noise[torch.as_tensor(cols, device=noise.device)]
-
-
 class DiffusionFamily(Method):
     """DDPM, EDM and flow matching: one denoiser and one loss shape; what differs between
     them is their :class:`~multigen.diffusion.processes.Process`."""
@@ -142,23 +133,12 @@ class DiffusionFamily(Method):
         sigma = self.process.training_sigmas(gens).to(device, torch.float32, non_blocking=True)
         noise = self.domain.noise(batch, gens)
         if getattr(self.config, "ot_pairing", False):
-            noise = self._ot_pair(batch, noise)
+            noise = self.domain.align(batch, noise)
         drop_u = rand(gens).to(device) if batch.cond is not None else None
         cond = batch.cond
         if drop_u is not None and self.config.cond_drop > 0:
             cond = drop_condition(cond, self.config.cond_drop, uniform=drop_u)
         return models["model"].loss(batch.x, noise, sigma, cond, batch.mask).mean()
-
-    def _ot_pair(self, batch: Batch, noise: Tensor) -> Tensor:
-        align = getattr(self.domain, "align", None)
-        if align is not None:
-            return align(batch, noise)
-        if batch.mask is None:
-            return ot_pair(batch.x, noise)
-        raise DomainError(
-            f"flow.ot_pairing needs domain {self.domain.name!r} to provide align() "
-            "for masked (variable-size) data"
-        )
 
     # ---- sampling ----------------------------------------------------------------------
     def schedules(self) -> tuple[str, ...]:

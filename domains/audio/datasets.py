@@ -10,7 +10,6 @@ and the per-step cost is then a tensor slice. Files that cannot be used are eith
 from __future__ import annotations
 
 import hashlib
-import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,7 @@ from domains.audio.audio_io import list_audio_files, load_clip
 from domains.audio.procedural import CLASSES, make_embedded
 from domains.audio.samples import DIGITS
 from multigen.domain import DomainError
+from multigen.fileio import cache_root
 
 SPLITS = ("train", "valid", "test")
 _SPLIT_ALIASES = {"val": "valid", "validation": "valid", "testing": "test", "training": "train"}
@@ -239,8 +239,8 @@ def sc09(
 
 
 def default_data_dir() -> Path:
-    root = os.environ.get("MULTIGEN_DATA")
-    return Path(root) if root else Path.home() / ".cache" / "multigen" / "data"
+    """Prepared audio sets live under the suite's one cache root: ``$MULTIGEN_CACHE/data``."""
+    return cache_root("data")
 
 
 def spoken_digits(path: Path | None, split: str = "train", **params: Any) -> WaveDataset:

@@ -96,7 +96,7 @@ def prepare(
     families: dict[str, tuple[int, ...]] | None = None,
     workers: int = 4,
 ) -> Path:
-    """Render the set under ``out_dir`` (default ``$MULTIGEN_DATA/notes`` or
+    """Render the set under ``out_dir`` (default ``$MULTIGEN_CACHE/data/notes``, i.e.
     ``~/.cache/multigen/data/notes``); returns it. Re-running overwrites the files."""
     from domains.audio.datasets import default_data_dir
 

@@ -102,8 +102,8 @@ def prepare(
     workers: int = 4,
 ) -> Path:
     """Write the set under ``out_dir`` (default: where the ``spoken-digits`` data set looks,
-    ``$MULTIGEN_DATA/spoken-digits`` or ``~/.cache/multigen/data/spoken-digits``); returns it.
-    Re-running overwrites the files."""
+    ``$MULTIGEN_CACHE/data/spoken-digits``, i.e. ``~/.cache/multigen/data/spoken-digits``);
+    returns it. Re-running overwrites the files."""
     from domains.audio.datasets import default_data_dir
 
     exe = espeak_binary()

@@ -7,8 +7,6 @@ a rename so an interrupted export never leaves half a PNG behind.
 from __future__ import annotations
 
 import math
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +14,8 @@ import torch
 from torch import Tensor
 
 from multigen.domain import DomainError
+from multigen.fileio import load_numpy
+from multigen.fileio import atomic_save
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 GRID_NAME = "grid.png"  # written next to the samples; never read back as a sample
@@ -67,25 +67,21 @@ def read_npz_images(path: Path) -> tuple[Tensor, Tensor | None]:
     """``.npz`` (keys x/images, optional y/labels) or ``.npy`` -> uint8 [N,C,H,W], labels."""
     if not path.is_file():
         raise DomainError(f"array file not found: {path}")
-    try:
-        data = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as err:
-        raise DomainError(f"unreadable array file: {path}: {err}") from None
+    data = load_numpy(path)  # sizes checked, never unpickled; errors name the file
     labels = None
     if isinstance(data, np.ndarray):  # .npy
         arr = data
     else:
-        with data:
-            keys = list(data.keys())
-            key = next((k for k in ("x", "images") if k in keys), None)
-            if key is None:
-                raise DomainError(
-                    f"{path}: no image array; expected key 'x' or 'images', found {keys}"
-                )
-            arr = data[key]
-            lkey = next((k for k in ("y", "labels") if k in keys), None)
-            if lkey is not None:
-                labels = _labels(np.asarray(data[lkey]), arr.shape[0], path, lkey)
+        keys = list(data)
+        key = next((k for k in ("x", "images") if k in keys), None)
+        if key is None:
+            raise DomainError(f"{path}: no image array; expected key 'x' or 'images', found {keys}")
+        arr = data[key]
+        if arr.ndim == 0:
+            raise DomainError(f"{path}: '{key}' is a scalar, not an array of images")
+        lkey = next((k for k in ("y", "labels") if k in keys), None)
+        if lkey is not None:
+            labels = _labels(np.asarray(data[lkey]), arr.shape[0], path, lkey)
     return array_to_uint8(arr, path), labels
 
 
@@ -135,25 +131,13 @@ def array_to_uint8(arr: np.ndarray, source: Path | str) -> Tensor:
 
 
 # ---- writing -----------------------------------------------------------------------------
-def _atomic_save(path: Path, save) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        save(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def write_png(image: Tensor, path: Path) -> Path:
     """uint8 ``[C, H, W]`` (C = 1 or 3) -> PNG."""
     from PIL import Image
 
     arr = image.detach().cpu().permute(1, 2, 0).numpy()
     im = Image.fromarray(arr[:, :, 0] if arr.shape[2] == 1 else arr)
-    _atomic_save(Path(path), lambda tmp: im.save(tmp, format="PNG"))
+    atomic_save(Path(path), lambda tmp: im.save(tmp, format="PNG"))
     return Path(path)
 
 

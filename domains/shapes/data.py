@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import zlib
 from pathlib import Path
 
@@ -18,6 +17,7 @@ import numpy as np
 import torch
 
 from multigen.domain import DomainError
+from multigen.fileio import atomic_save, cache_root
 
 from . import meshes, normalize, pointfiles, procedural
 
@@ -43,8 +43,7 @@ SPLITS = ("train", "val", "test")
 
 
 def cache_dir() -> Path:
-    root = os.environ.get("MULTIGEN_CACHE") or Path.home() / ".cache" / "multigen"
-    path = Path(root) / "shapes"
+    path = cache_root("shapes")
     path.mkdir(parents=True, exist_ok=True)
     return path
 
@@ -174,9 +173,7 @@ def embedded(
     else:
         points, labels_arr = _generate(classes, split, per_class, n_points, seed)
         if cache:
-            tmp = file.with_suffix(f".{os.getpid()}.tmp.npz")
-            np.savez(tmp, points=points, labels=labels_arr)
-            os.replace(tmp, file)
+            atomic_save(file, lambda tmp: np.savez(tmp, points=points, labels=labels_arr))
     if split != "train" and normalization == "global" and stats is None:
         stats = embedded(
             None,

@@ -19,6 +19,8 @@ from typing import Any
 
 import torch
 
+from multigen.fileio import atomic_write_text
+
 
 def config_hash(obj: Any) -> str:
     """Stable short hash of a JSON-serialisable object (sorted keys)."""
@@ -117,10 +119,7 @@ def _read_status_kib(field: str) -> int | None:
 
 def write_json(path: Path, obj: Any) -> None:
     """Atomic write: a Ctrl-C never leaves a half-written cell."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(obj, indent=2, default=_jsonable))
-    tmp.replace(path)
+    atomic_write_text(path, json.dumps(obj, indent=2, default=_jsonable))
 
 
 def _jsonable(v: Any) -> Any:

@@ -6,6 +6,8 @@ import html
 from pathlib import Path
 from typing import Any
 
+from multigen.fileio import atomic_write_text
+
 from .gallery import data_uri, gallery_html
 from .tables import domain_table, fmt, sort_key
 
@@ -229,7 +231,4 @@ not comparable numbers.</li>
 <script>{VIEWER}</script></body></html>
 """
     path = out / "report.html"
-    tmp = path.with_suffix(".html.tmp")
-    tmp.write_text(page)
-    tmp.replace(path)
-    return path
+    return atomic_write_text(path, page)

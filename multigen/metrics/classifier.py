@@ -10,7 +10,6 @@ import hashlib
 import json
 import os
 import re
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,8 @@ import torch
 from scipy.special import rel_entr
 from scipy.stats import norm
 from torch import nn
+
+from multigen import fileio
 
 from ._util import features_2d, to_numpy
 
@@ -155,11 +156,8 @@ def data_fingerprint(*tensors: Any) -> str:
 
 
 def cache_root(cache_dir: str | os.PathLike | None = None) -> Path:
-    """``cache_dir`` if given, else $MULTIGEN_CACHE, else ~/.cache/multigen."""
-    if cache_dir is not None:
-        return Path(cache_dir)
-    env = os.environ.get("MULTIGEN_CACHE")
-    return Path(env) if env else Path.home() / ".cache" / "multigen"
+    """``cache_dir`` if given, else the suite's cache root ($MULTIGEN_CACHE)."""
+    return Path(cache_dir) if cache_dir is not None else fileio.cache_root()
 
 
 def _signature(model: nn.Module, **hparams: Any) -> str:
@@ -235,15 +233,8 @@ def fit_classifier(
             opt.step()
     model.eval()
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{key}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        save_model(model, tmp, metadata={"signature": sig, "final_loss": f"{loss.item():.6g}"})
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    meta = {"signature": sig, "final_loss": f"{loss.item():.6g}"}
+    fileio.atomic_save(path, lambda tmp: save_model(model, tmp, metadata=meta))
     return model
 
 
