@@ -24,7 +24,6 @@ import argparse
 import json
 import math
 import os
-import platform
 import statistics
 import tempfile
 import time
@@ -38,6 +37,7 @@ import torch._dynamo
 from torch import nn
 from torch.nn import functional as F
 
+from benchmarks.common import cpu_model
 from domains.audio import get_domain
 from domains.audio.networks.diffwave import DiffWave
 from domains.audio.networks.wavegan import WaveGANGenerator
@@ -45,6 +45,7 @@ from multigen import api
 from multigen.config import load_config
 from multigen.generate import generate
 from multigen.methods import build_method, nfe
+from multigen.precision import cpu_bf16_features
 
 ANCHOR_TRAIN_CLIPS_S = 1.75
 ANCHOR_SAMPLE_S = {50: 9.6, 6: 1.14}
@@ -285,7 +286,8 @@ def main() -> None:
     fifty = [r for r in engine.values() if r["steps"] == 50]
     result = {
         "machine": {
-            "cpu": platform.processor() or platform.machine(),
+            "cpu": cpu_model(),
+            "cpu_bf16": list(cpu_bf16_features()),
             "threads": torch.get_num_threads(),
             "torch": torch.__version__,
             "load_avg_1min": loads,
@@ -359,7 +361,8 @@ def markdown(r: dict) -> str:
     lines = [
         "# Audio speed (DiffWave-BASE size: 30 layers x 64 ch, 16,000-sample clips)",
         "",
-        f"CPU {m['cpu']}, {m['threads']} torch threads, torch {m['torch']}, {m['time']}; "
+        f"CPU {m['cpu']} (native bf16: {', '.join(m['cpu_bf16']) or 'none'}), "
+        f"{m['threads']} torch threads, torch {m['torch']}, {m['time']}; "
         f"1-min load average sampled through the run: {loads}. Wall-clock medians of "
         f"{cfg['repeats']} interleaved repeats after a warm-up (which also compiles). "
         f"Parameters: multigen {cfg['params_multigen']:,}, reference form "

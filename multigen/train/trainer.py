@@ -453,15 +453,20 @@ class Trainer:
         return self._reference
 
     def check_evaluation(self) -> None:
-        """Everything the end of the run needs, checked before the first step: the sampler
-        applies to the method, the reference loads and the domain can score against it."""
+        """Everything the end of the run needs, checked before the first step: the sampler and
+        schedule apply to the method, the reference loads and the domain can score it."""
         if not self.dist.is_main:
             return
-        sampler = self.cfg.sample.sampler
-        if sampler is not None and sampler not in self.method.samplers():
+        sc = self.cfg.sample
+        if sc.sampler is not None and sc.sampler not in self.method.samplers():
             raise DomainError(
-                f"sample.sampler {sampler!r} does not apply to method "
+                f"sample.sampler {sc.sampler!r} does not apply to method "
                 f"{self.cfg.method.name!r}; choose one of: {', '.join(self.method.samplers())}"
+            )
+        if sc.schedule not in self.method.schedules():
+            raise DomainError(
+                f"sample.schedule {sc.schedule!r} is not known here; choose one of: "
+                f"{', '.join(self.method.schedules())}"
             )
         self.domain.check_evaluation(self.reference(), **self.cfg.eval.options)
 

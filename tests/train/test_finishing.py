@@ -254,3 +254,11 @@ def test_raw_and_ema_weights_differ(plain_run):
     assert any(not torch.equal(ema[k], raw[k]) for k in ema)
     with pytest.raises(DomainError, match="weights must be one of ema, raw"):
         api.load_run(plain_run, weights="best")
+
+
+def test_sampler_and_schedule_are_checked_before_the_first_step(tmp_path):
+    with pytest.raises(DomainError, match="sample.schedule 'diffwave_fast' is not known here"):
+        api.train(tiny_config(steps=2) | {"sample": {"schedule": "diffwave_fast"}}, tmp_path / "a")
+    with pytest.raises(DomainError, match="sample.sampler 'plms' does not apply"):
+        api.train(tiny_config(steps=2) | {"sample": {"sampler": "plms"}}, tmp_path / "b")
+    assert not (tmp_path / "a" / "checkpoints").exists()
