@@ -20,7 +20,7 @@ import torch
 from pydantic import ValidationError
 from torch import nn
 
-from multigen.config import RunConfig, SampleConfig, _describe_error, load_config
+from multigen.config import ConfigError, RunConfig, SampleConfig, _describe_error, load_config
 from multigen.domain import Batch, Domain, DomainError
 from multigen.fileio import atomic_write_text
 from multigen.generate import generate
@@ -120,10 +120,15 @@ def load_run(
     meta = ckpt.read_meta(path)
     if checkpoint not in ("latest", "best"):
         _check_same_run(run_dir, path, meta)
-    cfg = load_config(meta["config"])
-    domain = get_domain(cfg.domain)
-    info = meta["info"]
-    method = build_method(cfg, domain, info)
+    try:  # a meta.json that does not describe a buildable model is a corrupt checkpoint
+        cfg = load_config(meta["config"])
+        domain = get_domain(cfg.domain)
+        info = meta["info"]
+        method = build_method(cfg, domain, info)
+    except (ConfigError, DomainError) as exc:
+        raise ckpt.CheckpointError(
+            f"{path / 'meta.json'}: its model cannot be built ({' '.join(str(exc).split())})"
+        ) from None
     state = ckpt.load_weights(path)
     has_ema = any(k.startswith("ema/") for k in state)
     ema_names = {k for k in method.models if k in method.ema_models}

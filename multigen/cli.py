@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import errno
+import errno
 import json
 import sys
 import traceback
@@ -19,6 +20,7 @@ from multigen.fileio import atomic_write_text
 from multigen.train.checkpoint import CheckpointError
 
 USER_ERRORS = (DomainError, ConfigError, CheckpointError, FileNotFoundError)
+DISK_FULL = (errno.ENOSPC, errno.EDQUOT)  # the machine's state, not a bug: one line too
 DISK_FULL = (errno.ENOSPC, errno.EDQUOT)  # the machine's state, not a bug: one line too
 
 
@@ -289,6 +291,15 @@ def main(argv: list[str] | None = None) -> int:
         if args.debug:
             traceback.print_exc()
         print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        if exc.errno not in DISK_FULL:
+            raise
+        if args.debug:
+            traceback.print_exc()
+        print(
+            f"error: {exc}; free space and run again (--resume continues training)", file=sys.stderr
+        )
         return 2
     except OSError as exc:
         if exc.errno not in DISK_FULL:

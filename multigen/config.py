@@ -6,6 +6,7 @@ allowed values. ``--set a.b=c`` overrides are applied to the raw YAML before val
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -195,6 +196,8 @@ def set_override(raw: dict[str, Any], assignment: str) -> None:
         raise ConfigError(f"--set expects KEY=VALUE, got {assignment!r}")
     key, value = assignment.split("=", 1)
     parts = key.strip().split(".")
+    if not all(parts):
+        raise ConfigError(f"--set {assignment!r}: the key has an empty part; expected a.b.c=VALUE")
     node = raw
     for part in parts[:-1]:
         nxt = node.get(part)
@@ -203,7 +206,11 @@ def set_override(raw: dict[str, Any], assignment: str) -> None:
         if not isinstance(nxt, dict):
             raise ConfigError(f"--set {key}: {part!r} is not a section")
         node = nxt
-    node[parts[-1]] = yaml.safe_load(value)
+    try:
+        node[parts[-1]] = yaml.safe_load(value)
+    except yaml.YAMLError as exc:
+        detail = " ".join(str(exc).split())
+        raise ConfigError(f"--set {key}: {value!r} is not valid YAML ({detail})") from None
 
 
 def load_config(
@@ -218,9 +225,11 @@ def load_config(
         if not path.is_file():
             raise ConfigError(f"config file not found: {path}")
         try:
-            raw = yaml.safe_load(path.read_text()) or {}
+            raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
         except yaml.YAMLError as exc:
-            raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+            raise ConfigError(f"{path}: not valid YAML: {' '.join(str(exc).split())}") from None
+        except UnicodeDecodeError as exc:
+            raise ConfigError(f"{path}: not UTF-8 text (offset {exc.start})") from None
         name = str(path)
     if not isinstance(raw, dict):
         raise ConfigError(f"{name}: the top level must be a mapping of sections")
@@ -228,10 +237,24 @@ def load_config(
     for assignment in overrides:
         set_override(raw, assignment)
     try:
-        return RunConfig.model_validate(raw)
+        cfg = RunConfig.model_validate(raw)
     except ValidationError as exc:
         lines = [_describe_error(e, name) for e in exc.errors()]
         raise ConfigError("\n".join(lines)) from None
+    bad = _nonfinite_keys(cfg.model_dump())
+    if bad:  # a NaN/inf learning rate or size is never what was meant
+        raise ConfigError(f"{name}: {bad[0]} is not a finite number")
+    return cfg
+
+
+def _nonfinite_keys(raw: Any, prefix: str = "") -> list[str]:
+    if isinstance(raw, dict):
+        return [k for key, v in raw.items() for k in _nonfinite_keys(v, f"{prefix}{key}.")]
+    if isinstance(raw, list):
+        return [k for i, v in enumerate(raw) for k in _nonfinite_keys(v, f"{prefix}{i}.")]
+    if isinstance(raw, float) and not math.isfinite(raw):
+        return [f"{prefix.rstrip('.')} = {raw}"]
+    return []
 
 
 def _deep_copy(raw: Any) -> Any:

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import os
 import tempfile
-
 from collections.abc import Callable
 from pathlib import Path
+
+import numpy as np
 
 CACHE_ENV = "MULTIGEN_CACHE"
 

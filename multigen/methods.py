@@ -22,6 +22,7 @@ from multigen.diffusion.guidance import guided
 from multigen.diffusion.precond import Denoiser
 from multigen.diffusion.processes import build_process
 from multigen.domain import Batch, Domain, DomainError
+from multigen.fileio import error_text
 from multigen.nn import drop_condition
 from multigen.randomness import rand
 
@@ -102,9 +103,31 @@ class Method:
                 f"choose one of: {', '.join(allowed)}"
             )
         try:
+            _check_size(name, spec.builder, self.info, params)
             return spec.builder(self.info, **params)
-        except TypeError as exc:
-            raise DomainError(f"network {name!r}: bad parameters {params}: {exc}") from None
+        except (TypeError, ValueError, RuntimeError, OverflowError) as exc:
+            raise DomainError(
+                f"network {name!r}: bad parameters {params}: {error_text(exc)}"
+            ) from None
+
+
+MAX_PARAMETERS = 2**33  # 8.6e9 values (34 GB in fp32): beyond any machine this suite targets
+
+
+def _check_size(name: str, builder: Callable[..., nn.Module], info: Any, params: dict) -> None:
+    """Build once on the meta device (no memory) and refuse sizes no machine can hold, so a
+    width of 1e10 in a config is one line, not an allocator failure."""
+    try:
+        with torch.device("meta"):
+            probe = builder(info, **params)
+        count = sum(t.numel() for t in [*probe.parameters(), *probe.buffers()])
+    except Exception:  # a builder the meta device cannot run: the real build decides
+        return
+    if count > MAX_PARAMETERS:
+        raise DomainError(
+            f"network {name!r}: parameters {params} give {count:.3g} weights, over the "
+            f"{MAX_PARAMETERS:.3g} limit; check the sizes"
+        )
 
 
 class DiffusionFamily(Method):

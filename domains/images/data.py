@@ -17,7 +17,7 @@ from torch import Tensor
 
 from multigen.domain import DomainError
 
-from .io import IMAGE_SUFFIXES, read_image, read_npz_images
+from .io import GRID_NAME, IMAGE_SUFFIXES, read_image, read_npz_images, write_png
 
 log = logging.getLogger(__name__)
 
@@ -139,7 +139,6 @@ def load_digits_dataset(path: Path | None, split: str = "train", size: int = 16)
 
 def prepare_digits(out_dir: Path, size: int = 16) -> Path:
     """Write digits as an image folder: ``OUT/{train,test}/<class>/<index>.png``."""
-    from .io import write_png
 
     out_dir = Path(out_dir)
     for split in ("train", "test"):
@@ -286,3 +285,43 @@ def center_crop_square(images: Tensor) -> Tensor:
     s = min(h, w)
     top, left = (h - s) // 2, (w - s) // 2
     return images[..., top : top + s, left : left + s]
+
+
+def load_image_files(path: Path, strict: bool = False) -> tuple[Tensor, list[tuple[str, str]]]:
+    """A folder of PNG/JPEG (``grid.png`` ignored), or a .npz/.npy file -> uint8 [N,C,H,W].
+
+    Images of different sizes are resized + centre-cropped to the most common size; mixed
+    grey/RGB folders become RGB. Unreadable files raise in strict mode and are skipped
+    (and returned as ``(path, reason)``) otherwise.
+    """
+    path = Path(path)
+    if path.is_file() and path.suffix.lower() in (".npz", ".npy"):
+        return read_npz_images(path)[0], []
+    if path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES:
+        return read_image(path)[None], []
+    if not path.exists():
+        raise DomainError(f"samples not found: {path}; give a folder of PNG/JPEG or a .npz file")
+    if not path.is_dir():
+        raise DomainError(f"{path}: expected a folder of PNG/JPEG images or a .npz/.npy file")
+    files = sorted(
+        p
+        for p in path.rglob("*")
+        if p.is_file()
+        and p.suffix.lower() in IMAGE_SUFFIXES
+        and p.name != GRID_NAME
+        and not p.name.startswith(".")
+    )
+    if not files:
+        raise DomainError(f"no PNG/JPEG images found in {path}")
+    images, _, skipped = read_images(files, None, None, strict)
+    if not images:
+        raise DomainError(f"none of the {len(files)} images in {path} could be read")
+    channels = max(im.shape[0] for im in images)
+    sizes = {tuple(im.shape[1:]) for im in images}
+    if len(sizes) > 1:
+        size = most_common_size(files)
+        images, _, more = read_images(files, size, channels, strict)
+        skipped += [s for s in more if s not in skipped]
+    else:
+        images = [match_channels(im[None], channels)[0] for im in images]
+    return torch.stack(images), skipped

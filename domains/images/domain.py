@@ -15,7 +15,7 @@ from multigen.domain import Batch, DatasetSpec, Domain, DomainError, NetworkSpec
 
 from . import data
 from .dcgan import build_discriminator, build_generator
-from .io import IMAGE_SUFFIXES, export_images, load_image_files
+from .io import IMAGE_SUFFIXES, export_images
 from .metrics import ImageSet, as_images, check_reference, evaluate_images
 from .unet import build_unet
 
@@ -108,7 +108,7 @@ class ImageDomain(Domain):
         return export_images(as_images(samples, "samples"), Path(out_dir))
 
     def load_samples(self, path: Path, strict: bool = False) -> ImageSet:
-        images, skipped = load_image_files(Path(path), strict=strict)
+        images, skipped = data.load_image_files(Path(path), strict=strict)
         if skipped:
             log.warning(
                 "skipped %d unreadable file(s): %s",

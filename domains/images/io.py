@@ -14,8 +14,7 @@ import torch
 from torch import Tensor
 
 from multigen.domain import DomainError
-from multigen.fileio import load_numpy
-from multigen.fileio import atomic_save
+from multigen.fileio import atomic_save, load_numpy
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 GRID_NAME = "grid.png"  # written next to the samples; never read back as a sample
@@ -165,47 +164,3 @@ def export_images(images: Tensor, out_dir: Path) -> list[Path]:
     if len(images):
         files.append(write_png(make_grid(images), out_dir / GRID_NAME))
     return files
-
-
-def load_image_files(path: Path, strict: bool = False) -> tuple[Tensor, list[tuple[str, str]]]:
-    """A folder of PNG/JPEG (``grid.png`` ignored), or a .npz/.npy file -> uint8 [N,C,H,W].
-
-    Images of different sizes are resized + centre-cropped to the most common size; mixed
-    grey/RGB folders become RGB. Unreadable files raise in strict mode and are skipped
-    (and returned as ``(path, reason)``) otherwise.
-    """
-    from .data import most_common_size, read_images
-
-    path = Path(path)
-    if path.is_file() and path.suffix.lower() in (".npz", ".npy"):
-        return read_npz_images(path)[0], []
-    if path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES:
-        return read_image(path)[None], []
-    if not path.exists():
-        raise DomainError(f"samples not found: {path}; give a folder of PNG/JPEG or a .npz file")
-    if not path.is_dir():
-        raise DomainError(f"{path}: expected a folder of PNG/JPEG images or a .npz/.npy file")
-    files = sorted(
-        p
-        for p in path.rglob("*")
-        if p.is_file()
-        and p.suffix.lower() in IMAGE_SUFFIXES
-        and p.name != GRID_NAME
-        and not p.name.startswith(".")
-    )
-    if not files:
-        raise DomainError(f"no PNG/JPEG images found in {path}")
-    images, _, skipped = read_images(files, None, None, strict)
-    if not images:
-        raise DomainError(f"none of the {len(files)} images in {path} could be read")
-    channels = max(im.shape[0] for im in images)
-    sizes = {tuple(im.shape[1:]) for im in images}
-    if len(sizes) > 1:
-        size = most_common_size(files)
-        images, _, more = read_images(files, size, channels, strict)
-        skipped += [s for s in more if s not in skipped]
-    else:
-        from .data import match_channels
-
-        images = [match_channels(im[None], channels)[0] for im in images]
-    return torch.stack(images), skipped

@@ -7,6 +7,7 @@ skipped and names the first few records; ``strict=True`` turns the first one int
 from __future__ import annotations
 
 import csv
+import io
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -14,6 +15,7 @@ import numpy as np
 from rdkit import Chem, RDLogger
 
 from multigen.domain import DomainError
+from multigen.fileio import error_text, read_text
 
 from .mol import Molecule, kekulized
 
@@ -79,7 +81,15 @@ def read_sdf(path: Path, log: SkipLog | None = None, sanitize: bool = True) -> l
                 if mol.GetNumConformers() == 0 or mol.GetNumAtoms() == 0:
                     log.skip(where, "no atoms/coordinates")
                     continue
-                out.append(Molecule.from_rdkit(mol, name=mol.GetProp("_Name") or where))
+                try:
+                    name = mol.GetProp("_Name") or where
+                except UnicodeDecodeError:  # a title line that is not UTF-8: not fatal
+                    name = where
+                found = Molecule.from_rdkit(mol, name=name)
+                if not np.isfinite(found.positions).all():
+                    log.skip(where, "NaN or infinite coordinates")
+                    continue
+                out.append(found)
     finally:
         RDLogger.EnableLog("rdApp.*")
     return out
@@ -90,7 +100,7 @@ def read_xyz(path: Path, log: SkipLog | None = None) -> list[Molecule]:
     log = log or SkipLog()
     out: list[Molecule] = []
     for file in _files(path, (".xyz",)):
-        lines = file.read_text().splitlines()
+        lines = read_text(file).splitlines()
         if not any(line.strip() for line in lines):
             log.skip(str(file), "empty file")
             continue
@@ -108,9 +118,11 @@ def read_xyz(path: Path, log: SkipLog | None = None) -> list[Molecule]:
                     raise ValueError(f"expected {n} atom lines, found {len(body)}")
                 symbols = [_element(row.split()[0]) for row in body]
                 pos = np.array([[float(v) for v in row.split()[1:4]] for row in body])
+                if pos.shape != (n, 3) or not np.isfinite(pos).all():
+                    raise ValueError("coordinates missing, NaN or infinite")
                 out.append(Molecule(symbols, pos, name=lines[i + 1].strip() or where))
-            except (ValueError, IndexError) as exc:
-                log.skip(where, f"not valid XYZ ({exc})")
+            except (ValueError, IndexError, RuntimeError) as exc:  # RDKit: unknown element
+                log.skip(where, f"not valid XYZ ({error_text(exc)})")
                 break
             i += 2 + n
     return out
@@ -133,8 +145,8 @@ def read_smiles(path: Path, column: str | None = None, log: SkipLog | None = Non
     if not path.is_file():
         raise DomainError(f"{path}: file not found")
     if path.suffix.lower() == ".csv":
-        with path.open(newline="") as fh:
-            reader = csv.DictReader(fh)
+        try:
+            reader = csv.DictReader(io.StringIO(read_text(path), newline=""))
             fields = reader.fieldnames or []
             col = column or next((f for f in fields if f.strip().lower() == "smiles"), None)
             if col is None or col not in fields:
@@ -142,9 +154,11 @@ def read_smiles(path: Path, column: str | None = None, log: SkipLog | None = Non
                     f"{path}: no SMILES column (columns: {', '.join(fields)}); "
                     "set data.params.smiles_column"
                 )
-            rows = [r[col].strip() for r in reader]
+            rows = [(r[col] or "").strip() for r in reader]  # a short row has no value
+        except csv.Error as exc:
+            raise DomainError(f"{path}: not a readable CSV file ({exc})") from None
     else:
-        rows = [ln.split()[0] for ln in path.read_text().splitlines() if ln.strip()]
+        rows = [ln.split()[0] for ln in read_text(path).splitlines() if ln.strip()]
         if rows and rows[0].lower() == "smiles":
             rows = rows[1:]
     if not rows:

@@ -10,6 +10,7 @@ import numpy as np
 import torch
 
 from multigen.domain import Batch, DatasetSpec, Domain, DomainError, NetworkSpec, unwrap_dataset
+from multigen.fileio import load_numpy
 
 from . import data, meshes, metrics, networks, normalize, pointfiles, reconstruct, render
 
@@ -272,14 +273,11 @@ def _points(obj: Any, what: str) -> np.ndarray:
 
 
 def _load_array(path: Path) -> np.ndarray:
-    try:
-        if path.suffix.lower() == ".npz":
-            with np.load(path, allow_pickle=False) as z:
-                arr = z["points"] if "points" in z.files else z[z.files[0]]
-        else:
-            arr = np.load(path, allow_pickle=False)
-    except Exception as exc:
-        raise DomainError(f"{path}: cannot be read ({type(exc).__name__}: {exc})") from None
+    arr = load_numpy(path)  # never unpickled; declared sizes checked; errors name the file
+    if isinstance(arr, dict):
+        if not arr:
+            raise DomainError(f"{path}: holds no arrays")
+        arr = arr["points"] if "points" in arr else next(iter(arr.values()))
     if arr.ndim == 2:
         arr = arr[None]
     if arr.ndim != 3 or arr.shape[-1] < 3:

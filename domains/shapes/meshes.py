@@ -12,6 +12,7 @@ import numpy as np
 import trimesh
 
 from multigen.domain import DomainError
+from multigen.fileio import error_text
 
 MESH_SUFFIXES = {".obj", ".stl", ".ply", ".off", ".glb", ".gltf"}
 DEFAULT_MAX_BYTES = 256 * 2**20
@@ -42,9 +43,7 @@ def load_mesh(
     try:
         loaded = trimesh.load(path, force="mesh", process=False)
     except Exception as exc:  # trimesh raises many types for corrupt files
-        raise DomainError(
-            f"{path}: cannot be read as a mesh ({type(exc).__name__}: {exc})"
-        ) from None
+        raise DomainError(f"{path}: cannot be read as a mesh ({error_text(exc)})") from None
     return validate_mesh(
         loaded,
         str(path),
@@ -73,6 +72,18 @@ def validate_mesh(
     vertices = np.asarray(mesh.vertices)
     if not np.isfinite(vertices).all():
         raise DomainError(f"{name}: vertices contain NaN or infinite coordinates")
+    if np.abs(vertices).max() > 1e30:  # squared in areas and cast to float32 when sampled
+        raise DomainError(
+            f"{name}: vertex coordinates up to {np.abs(vertices).max():.3g}; rescale it"
+        )
+    faces = np.asarray(mesh.faces)
+    if faces.ndim != 2 or faces.shape[1] != 3:
+        raise DomainError(f"{name}: faces must be triangles, got an array of shape {faces.shape}")
+    if faces.min() < 0 or faces.max() >= len(vertices):
+        worst = int(faces.max()) if faces.max() >= len(vertices) else int(faces.min())
+        raise DomainError(
+            f"{name}: a face refers to vertex {worst} but the mesh has {len(vertices)} vertices"
+        )
     areas = mesh.area_faces
     degenerate = ~(areas > 1e-14)
     if degenerate.all():

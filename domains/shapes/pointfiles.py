@@ -11,6 +11,7 @@ import numpy as np
 import trimesh
 
 from multigen.domain import DomainError
+from multigen.fileio import error_text, load_numpy
 
 POINT_SUFFIXES = {".ply", ".xyz", ".txt", ".pts", ".npy", ".npz"}
 
@@ -27,11 +28,12 @@ def read_points(path: Path, max_bytes: int = 256 * 2**20) -> np.ndarray:
         raise DomainError(f"{path}: file is larger than {max_bytes / 2**20:.0f} MiB")
     try:
         if suffix == ".npy":
-            pts = np.load(path, allow_pickle=False)
+            pts = load_numpy(path)
         elif suffix == ".npz":
-            with np.load(path, allow_pickle=False) as z:
-                key = "points" if "points" in z.files else z.files[0]
-                pts = z[key]
+            arrays = load_numpy(path)
+            if not arrays:
+                raise DomainError(f"{path}: holds no arrays")
+            pts = arrays["points"] if "points" in arrays else next(iter(arrays.values()))
         elif suffix == ".ply":
             geom = trimesh.load(path, process=False)
             pts = np.asarray(getattr(geom, "vertices", np.zeros((0, 3))))
@@ -40,7 +42,7 @@ def read_points(path: Path, max_bytes: int = 256 * 2**20) -> np.ndarray:
     except DomainError:
         raise
     except Exception as exc:
-        raise DomainError(f"{path}: cannot be read ({type(exc).__name__}: {exc})") from None
+        raise DomainError(f"{path}: cannot be read ({error_text(exc)})") from None
     return check_points(pts, str(path))
 
 

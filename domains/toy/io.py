@@ -7,12 +7,13 @@ from pathlib import Path
 import numpy as np
 
 from multigen.domain import DomainError
+from multigen.fileio import load_numpy, read_text
 
 SUFFIXES = (".npy", ".csv")
 
 
 def _read_csv(path: Path) -> np.ndarray:
-    lines = [ln for ln in path.read_text().splitlines() if ln.strip()]
+    lines = [ln for ln in read_text(path).splitlines() if ln.strip()]
     if not lines:
         raise DomainError(f"{path}: empty CSV file; expected rows 'x,y'")
     first = lines[0].split(",")
@@ -27,6 +28,8 @@ def _read_csv(path: Path) -> np.ndarray:
             rows.append([float(v) for v in ln.split(",")])
         except ValueError:
             raise DomainError(f"{path}: line {i} is not numeric: {ln[:60]!r}") from None
+    if not rows:
+        raise DomainError(f"{path}: no data rows after the header; expected rows 'x,y'")
     widths = {len(r) for r in rows}
     if len(widths) > 1:
         raise DomainError(f"{path}: rows have different numbers of columns {sorted(widths)}")
@@ -40,10 +43,7 @@ def read_points(path: str | Path, allow_nonfinite: bool = False) -> np.ndarray:
         raise DomainError(f"points file not found: {path} (expected .npy or .csv of shape [N, 2])")
     suffix = path.suffix.lower()
     if suffix == ".npy":
-        try:
-            arr = np.load(path, allow_pickle=False)  # never unpickle user files
-        except (ValueError, OSError) as exc:
-            raise DomainError(f"{path}: not a readable numeric .npy file ({exc})") from None
+        arr = load_numpy(path)  # never unpickled; declared sizes checked
     elif suffix == ".csv":
         arr = _read_csv(path)
     else:

@@ -19,7 +19,7 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from multigen.fileio import atomic_write_text
+from multigen.fileio import atomic_write_text, error_text
 
 PREFIXES = ("model", "ema")
 
@@ -64,9 +64,13 @@ def save_checkpoint(
     keep_last: int,
 ) -> Path:
     root = Path(run_dir) / "checkpoints"
-    root.mkdir(parents=True, exist_ok=True)
     final = root / step_dir_name(step)
-    tmp = Path(tempfile.mkdtemp(prefix=".tmp_", dir=root))
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        remove_temporaries(run_dir)
+        tmp = Path(tempfile.mkdtemp(prefix=".tmp_", dir=root))
+    except OSError as exc:
+        raise _write_error(run_dir, final, exc) from None
     try:
         save_file(weights, str(tmp / "weights.safetensors"))
         torch.save(state, tmp / "state.pt")
@@ -77,12 +81,39 @@ def save_checkpoint(
         if final.exists():
             shutil.rmtree(final)
         os.replace(tmp, final)
-    except BaseException:
+    except BaseException as exc:
         shutil.rmtree(tmp, ignore_errors=True)
+        if isinstance(exc, OSError):  # a full disk, a quota, a read-only folder
+            raise _write_error(run_dir, final, exc) from None
         raise
     for old in list_checkpoints(run_dir)[:-keep_last]:
         shutil.rmtree(old, ignore_errors=True)
     return final
+
+
+TEMPORARY_PREFIXES = (".tmp_", ".old_best_")
+
+
+def remove_temporaries(run_dir: Path) -> list[Path]:
+    """Delete the temporary folders a killed writer left in ``RUN/checkpoints`` (only the run's
+    lock holder writes there, so none of them belongs to a live writer)."""
+    root = Path(run_dir) / "checkpoints"
+    found = [p for p in root.glob(".*") if p.name.startswith(TEMPORARY_PREFIXES)]
+    for p in found:
+        if p.is_dir():
+            shutil.rmtree(p, ignore_errors=True)
+        else:
+            p.unlink(missing_ok=True)
+    return found
+
+
+def _write_error(run_dir: Path, final: Path, exc: OSError) -> CheckpointError:
+    last = latest_checkpoint(run_dir)
+    kept = f"the last good one, {last}, is intact" if last else "no earlier checkpoint exists"
+    return CheckpointError(
+        f"cannot write checkpoint {final}: {exc.strerror or exc} (errno {exc.errno}); {kept}; "
+        "free space (or fix the folder) and continue with --resume"
+    )
 
 
 def mark_best(run_dir: Path, checkpoint: Path) -> Path:
@@ -90,7 +121,11 @@ def mark_best(run_dir: Path, checkpoint: Path) -> Path:
     root = Path(run_dir) / "checkpoints"
     tmp = Path(tempfile.mkdtemp(prefix=".tmp_best_", dir=root))
     shutil.rmtree(tmp)
-    shutil.copytree(checkpoint, tmp)
+    try:
+        shutil.copytree(checkpoint, tmp)
+    except OSError as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise _write_error(run_dir, root / "best", exc) from None
     old = root / "best"
     if old.exists():
         trash = Path(tempfile.mkdtemp(prefix=".old_best_", dir=root))
@@ -126,14 +161,21 @@ def require_finite(weights: dict[str, torch.Tensor], source: str) -> None:
         )
 
 
+META_FIELDS = {"config": dict, "info": dict, "step": int}
+
+
 def read_meta(checkpoint: Path) -> dict[str, Any]:
     path = Path(checkpoint) / "meta.json"
     try:
-        return json.loads(path.read_text())
+        meta = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise CheckpointError(f"{path}: missing; is {checkpoint} a multigen checkpoint?") from None
-    except json.JSONDecodeError as exc:
-        raise CheckpointError(f"{path}: corrupt JSON ({exc})") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise CheckpointError(f"{path}: corrupt JSON ({error_text(exc)})") from None
+    for key, kind in META_FIELDS.items():
+        if not isinstance(meta, dict) or not isinstance(meta.get(key), kind):
+            raise CheckpointError(f"{path}: corrupt: no {key!r} {kind.__name__} in it")
+    return meta
 
 
 def load_weights(checkpoint: Path) -> dict[str, torch.Tensor]:
@@ -143,7 +185,7 @@ def load_weights(checkpoint: Path) -> dict[str, torch.Tensor]:
     try:
         return load_file(str(path))
     except Exception as exc:  # safetensors raises its own error types
-        raise CheckpointError(f"{path}: cannot read weights ({exc})") from None
+        raise CheckpointError(f"{path}: cannot read weights ({error_text(exc)})") from None
 
 
 def load_state(checkpoint: Path) -> dict[str, Any]:
@@ -153,7 +195,9 @@ def load_state(checkpoint: Path) -> dict[str, Any]:
     except FileNotFoundError:
         raise CheckpointError(f"{path}: missing") from None
     except Exception as exc:
-        raise CheckpointError(f"{path}: cannot read training state ({exc})") from None
+        raise CheckpointError(
+            f"{path}: cannot read training state ({error_text(exc, 160)})"
+        ) from None
 
 
 def restore_modules(
