@@ -293,6 +293,8 @@ def evaluate(
 
 
 def demo_config(domain: str, fast: bool) -> Path:
+    if domain not in domain_names():  # a name, never a path out of configs/
+        raise DomainError(f"unknown domain {domain!r}; choose one of: {', '.join(domain_names())}")
     path = CONFIG_DIR / domain / ("demo_fast.yaml" if fast else "demo.yaml")
     if not path.is_file():
         raise DomainError(f"domain {domain!r} has no demo config ({path})")

@@ -124,3 +124,15 @@ def load_numpy(path: str | Path) -> np.ndarray | dict[str, np.ndarray]:
         raise DomainError(f"{path}: file not found") from None
     except Exception as exc:  # numpy, zipfile and zlib raise many types for corrupt files
         raise DomainError(f"{path}: not a readable NumPy file ({error_text(exc)})") from None
+
+
+def plain_name(name: str, what: str) -> str:
+    """``name`` if it can only name something inside its folder (no separators, no ``..``,
+    not hidden); otherwise a ``DomainError`` — named things never escape their folders."""
+    from multigen.domain import DomainError
+
+    if not name or name in (".", "..") or "/" in name or "\\" in name or name.startswith("."):
+        raise DomainError(f"{what} {name!r} is not a plain name (no '/', '..' or leading '.')")
+    if "\0" in name:
+        raise DomainError(f"{what} {name!r} contains a NUL byte")
+    return name

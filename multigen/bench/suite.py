@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from multigen.config import ConfigError, RunConfig, load_config
 from multigen.domain import DomainError
+from multigen.fileio import plain_name
 from multigen.methods import METHODS
 
 from .variants import BUILTIN, Variant, make_variant
@@ -170,7 +171,7 @@ def suite_path(name: str) -> Path:
     p = Path(name)
     if p.suffix in (".yaml", ".yml") and p.is_file():
         return p
-    candidate = SUITE_DIR / f"{name}.yaml"
+    candidate = SUITE_DIR / f"{plain_name(name, 'benchmark suite')}.yaml"
     if not candidate.is_file():
         raise DomainError(
             f"unknown benchmark suite {name!r}; choose one of: {', '.join(available_suites())} "
