@@ -123,7 +123,7 @@ def main() -> None:
                         seed=0,
                     )
                     if ref is None:
-                        from multigen.train.trainer import reference_samples
+                        from multigen.train.reference import reference_samples
 
                         ref = reference_samples(dom, loaded.config, loaded.info, args.n)
                     scores = dom.evaluate(res.samples, ref, metrics=["cd"])

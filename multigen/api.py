@@ -28,8 +28,9 @@ from multigen.methods import Method, build_method
 from multigen.metrics import checks
 from multigen.registry import domain_names, get_domain
 from multigen.train import checkpoint as ckpt
+from multigen.train.batches import resolve_device
 from multigen.train.lock import run_lock
-from multigen.train.trainer import Trainer, resolve_device
+from multigen.train.trainer import Trainer
 
 CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs"
 
@@ -41,6 +42,8 @@ __all__ = [
     "get_domain",
     "domain_names",
     "demo",
+    "list_datasets",
+    "prepare_dataset",
     "SampleResult",
     "LoadedRun",
 ]
@@ -75,6 +78,7 @@ class LoadedRun:
     device: torch.device
     checkpoint: Path
     weights: str = "ema"
+    precision: str = "auto"  # what training chose (meta.json); sampling uses the same
 
 
 WEIGHTS = ("ema", "raw")
@@ -139,7 +143,8 @@ def load_run(
         ckpt.restore_modules(used, prefix, {name: module}, path)
     dev = resolve_device(device)
     models = {k: m.to(dev).eval() for k, m in method.models.items()}
-    return LoadedRun(cfg, domain, method, models, info, dev, path, weights)
+    precision = meta.get("precision") or cfg.train.precision
+    return LoadedRun(cfg, domain, method, models, info, dev, path, weights, precision)
 
 
 @dataclass
@@ -152,41 +157,33 @@ class SampleResult:
 
 
 def sample(
-    run_dir: str | Path,
-    n: int | None = None,
-    sampler: str | None = None,
-    steps: int | None = None,
-    guidance: float | None = None,
-    seed: int | None = None,
+    run_dir: str | Path | LoadedRun,
     out: str | Path | None = None,
-    cond: torch.Tensor | list[Any] | None = None,
+    cond: torch.Tensor | list[Any] | int | None = None,
     checkpoint: str = "latest",
     device: str = "auto",
-    eta: float | None = None,
-    churn: float | None = None,
-    compile: bool | None = None,
-    schedule: str | None = None,
     weights: str = "ema",
+    **options: Any,
 ) -> SampleResult:
-    """Draw samples from a trained run and (when ``out`` is given) write them as files."""
+    """Draw samples from a trained run and (when ``out`` is given) write them as files.
+
+    ``options`` are :class:`~multigen.config.SampleConfig` fields (``n``, ``sampler``,
+    ``steps``, ``schedule``, ``guidance``, ``eta``, ``churn``, ``seed``, ``batch_size``,
+    ``compile``) overriding the run's own ``sample`` section; None leaves a field as it is.
+    """
     from multigen.methods import nfe
 
+    unknown = sorted(set(options) - set(SampleConfig.model_fields))
+    if unknown:
+        raise DomainError(
+            f"unknown sample option(s) {unknown}; allowed: {', '.join(SampleConfig.model_fields)}"
+        )
+    given = {k: v for k, v in options.items() if v is not None}
     if isinstance(run_dir, LoadedRun):
         run = run_dir
     else:
         run = load_run(run_dir, checkpoint, device, weights)
-    given = dict(
-        n=n,
-        sampler=sampler,
-        steps=steps,
-        guidance=guidance,
-        seed=seed,
-        eta=eta,
-        churn=churn,
-        compile=compile,
-        schedule=schedule,
-    )
-    merged = run.config.sample.model_dump() | {k: v for k, v in given.items() if v is not None}
+    merged = run.config.sample.model_dump() | given
     try:  # the config's own rules (ranges, allowed names) apply to overrides too
         options = SampleConfig.model_validate(merged)
     except ValidationError as err:
@@ -206,13 +203,14 @@ def sample(
             f"{', '.join(run.method.schedules())}"
         )
     takes = run.method.sampler_options(name)
-    for key, value in (("eta", eta), ("churn", churn)):
-        if value is not None and key not in takes:  # the sampler would ignore it silently
+    for key in ("eta", "churn"):
+        if key in given and key not in takes:  # the sampler would ignore it silently
             which = [s for s in allowed if key in run.method.sampler_options(s)]
             raise DomainError(
                 f"{key} does not apply to sampler {name!r} of method "
                 f"{run.config.method.name!r}; samplers that take it: {', '.join(which) or 'none'}"
             )
+    guidance = given.get("guidance")
     if guidance is not None and guidance != 1.0:
         _check_guidance(run)
     cond_t = None if cond is None else torch.as_tensor(cond)
@@ -229,7 +227,7 @@ def sample(
         options.n,
         options,
         run.device,
-        run.config.train.precision,
+        run.precision if run.device.type == "cpu" else run.config.train.precision,
         cond=cond_t,
         conditional=run.config.data.conditional,
     )
@@ -290,6 +288,46 @@ def evaluate(
     if out is not None:
         atomic_write_text(out, json.dumps(scores, indent=2))
     return scores
+
+
+def list_datasets() -> list[dict[str, Any]]:
+    """Every dataset of every registered domain: domain, name, description and flags
+    (``default``, ``needs data.path``, ``prepare``)."""
+    rows = []
+    for name in domain_names():
+        dom = get_domain(name)
+        for ds in sorted(dom.datasets.values(), key=lambda d: d.name):
+            flags = [
+                flag
+                for flag, on in (
+                    ("default", ds.name == dom.default_dataset),
+                    ("needs data.path", ds.needs_path),
+                    ("prepare", ds.prepare is not None),
+                )
+                if on
+            ]
+            rows.append(
+                {"domain": name, "name": ds.name, "description": ds.description, "flags": flags}
+            )
+    return rows
+
+
+def prepare_dataset(name: str, out: str | Path | None = None, **params: Any) -> Path:
+    """Materialise a preparable dataset (``NAME`` or ``DOMAIN/NAME``) on disk; ``params``
+    (``n``, ``seed``…) go to datasets that take them. Returns the folder written."""
+    domain, _, short = name.rpartition("/")
+    found = [
+        get_domain(d).datasets[short]
+        for d in domain_names()
+        if (not domain or d == domain)
+        and short in get_domain(d).datasets
+        and get_domain(d).datasets[short].prepare
+    ]
+    if not found:
+        raise DomainError(
+            f"no preparable dataset named {name!r}; see `multigen data list` (marked prepare)"
+        )
+    return found[0].prepare(None if out is None else Path(out), **params)
 
 
 def demo_config(domain: str, fast: bool) -> Path:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import errno
-import errno
 import json
 import sys
 import traceback
@@ -20,7 +19,6 @@ from multigen.fileio import atomic_write_text
 from multigen.train.checkpoint import CheckpointError
 
 USER_ERRORS = (DomainError, ConfigError, CheckpointError, FileNotFoundError)
-DISK_FULL = (errno.ENOSPC, errno.EDQUOT)  # the machine's state, not a bug: one line too
 DISK_FULL = (errno.ENOSPC, errno.EDQUOT)  # the machine's state, not a bug: one line too
 
 
@@ -76,24 +74,18 @@ def cmd_train(args: argparse.Namespace) -> None:
 
 def cmd_sample(args: argparse.Namespace) -> None:
     from multigen import api
+    from multigen.config import SampleConfig
 
     out = args.out or Path(args.run) / "samples_cli"
+    options = {k: getattr(args, k) for k in SampleConfig.model_fields}
     res = api.sample(
         args.run,
-        n=args.n,
-        sampler=args.sampler,
-        steps=args.steps,
-        guidance=args.guidance,
-        seed=args.seed,
         out=out,
         cond=args.cond,
         checkpoint=args.checkpoint,
         device=args.device,
-        compile=args.compile or None,
-        schedule=args.schedule,
-        eta=args.eta,
-        churn=args.churn,
         weights=args.weights,
+        **options,
     )
     print(f"{len(res.batch)} samples ({res.nfe} NFE) in {res.seconds:.2f} s -> {out}")
 
@@ -152,36 +144,17 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
 
 
 def cmd_data(args: argparse.Namespace) -> None:
-    from multigen.registry import domain_names, get_domain
+    from multigen import api
 
     if args.action == "list":
-        for name in domain_names():
-            dom = get_domain(name)
-            for ds in sorted(dom.datasets.values(), key=lambda d: d.name):
-                flags = []
-                if ds.name == dom.default_dataset:
-                    flags.append("default")
-                if ds.needs_path:
-                    flags.append("needs data.path")
-                if ds.prepare:
-                    flags.append("prepare")
-                tag = f" [{', '.join(flags)}]" if flags else ""
-                print(f"{name}/{ds.name}{tag}: {ds.description}")
+        for ds in api.list_datasets():
+            tag = f" [{', '.join(ds['flags'])}]" if ds["flags"] else ""
+            print(f"{ds['domain']}/{ds['name']}{tag}: {ds['description']}")
         return
     if not args.name:
         raise DomainError("data prepare needs a dataset NAME (see `multigen data list`)")
-    candidates = []
-    for dname in domain_names():
-        ds = get_domain(dname).datasets.get(args.name.split("/")[-1])
-        if ds and ds.prepare and (args.name.count("/") == 0 or args.name.startswith(dname + "/")):
-            candidates.append(ds)
-    if not candidates:
-        raise DomainError(
-            f"no preparable dataset named {args.name!r}; see `multigen data list` (marked prepare)"
-        )
-    out = Path(args.out) if args.out else None
-    sizes = {k: v for k, v in (("n", args.n), ("seed", args.seed)) if v is not None}
-    written = candidates[0].prepare(out, **sizes)
+    params = {k: v for k, v in (("n", args.n), ("seed", args.seed)) if v is not None}
+    written = api.prepare_dataset(args.name, args.out, **params)
     print(f"prepared {args.name} -> {written}")
 
 
@@ -195,7 +168,23 @@ def cmd_demo(args: argparse.Namespace) -> None:
     print(f"report: {Path(args.out) / 'report.md'}")
 
 
+def _add_options(parser: argparse.ArgumentParser, model: type) -> None:
+    """One flag per field of a config section (``--batch-size`` for ``batch_size``), typed
+    and described as the field is; unset flags are None (the run's own value stays)."""
+    for name, field in model.model_fields.items():
+        kinds = [t for t in (field.annotation, *getattr(field.annotation, "__args__", ())) if t]
+        kind = next(t for t in kinds if t in (bool, int, float, str))
+        flag = "--" + name.replace("_", "-")
+        helptext = f"{field.description or name} [default: the run's sample.{name}]"
+        if kind is bool:
+            parser.add_argument(flag, dest=name, action="store_const", const=True, help=helptext)
+        else:
+            parser.add_argument(flag, dest=name, type=kind, help=helptext)
+
+
 def build_parser() -> argparse.ArgumentParser:
+    from multigen.config import SampleConfig
+
     p = argparse.ArgumentParser(prog="multigen", description=__doc__.splitlines()[0])
     p.add_argument("--debug", action="store_true", help="show tracebacks for errors")
     sub = p.add_subparsers(dest="command", required=True)
@@ -216,11 +205,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("sample", help="draw samples from a trained run")
     s.add_argument("run", help="run folder")
-    s.add_argument("--n", type=int)
-    s.add_argument("--sampler")
-    s.add_argument("--steps", type=int)
-    s.add_argument("--guidance", type=float)
-    s.add_argument("--seed", type=int)
+    _add_options(s, SampleConfig)  # --n, --sampler, --steps, --eta, … (one declaration)
     s.add_argument(
         "--cond", type=int, help="class label (class-conditional runs) or atom count (molecules)"
     )
@@ -231,16 +216,6 @@ def build_parser() -> argparse.ArgumentParser:
         default="ema",
         choices=["ema", "raw"],
         help="ema: the averaged weights (default); raw: the optimiser's last weights",
-    )
-    s.add_argument(
-        "--schedule", help="default, karras, or one the domain names (audio: diffwave_fast)"
-    )
-    s.add_argument(
-        "--eta", type=float, help="DDIM noise (0 deterministic, 1 ancestral, >1 lower temperature)"
-    )
-    s.add_argument("--churn", type=float, help="EDM Heun S_churn")
-    s.add_argument(
-        "--compile", action="store_true", help="torch.compile the networks (slow first call)"
     )
     s.add_argument("--out")
 
@@ -291,15 +266,6 @@ def main(argv: list[str] | None = None) -> int:
         if args.debug:
             traceback.print_exc()
         print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except OSError as exc:
-        if exc.errno not in DISK_FULL:
-            raise
-        if args.debug:
-            traceback.print_exc()
-        print(
-            f"error: {exc}; free space and run again (--resume continues training)", file=sys.stderr
-        )
         return 2
     except OSError as exc:
         if exc.errno not in DISK_FULL:

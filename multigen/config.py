@@ -114,15 +114,15 @@ class TrainConfig(Section):
 
 
 class SampleConfig(Section):
-    sampler: str | None = Field(None, description="None = the method's default")
-    steps: int = Field(50, ge=1)
+    sampler: str | None = Field(None, description="sampler name; None = the method's default")
+    steps: int = Field(50, ge=1, description="σ intervals (Heun: 2·steps-1 network calls)")
     schedule: str = Field(
         "default",
         description="σ levels: 'default' (the method's own), 'karras' (ρ=7 over the method's "
         "σ range) or a schedule the domain names (audio: 'diffwave_fast', DiffWave's 6 steps)",
     )
-    n: int = Field(64, ge=1)
-    batch_size: int = Field(256, ge=1)
+    n: int = Field(64, ge=1, description="number of samples")
+    batch_size: int = Field(256, ge=1, description="samples drawn per network batch")
     guidance: float = Field(1.0, description="classifier-free guidance weight (1 = off)")
     eta: float | None = Field(
         None,
@@ -131,7 +131,7 @@ class SampleConfig(Section):
         "dpmpp_2m_sde; None = the sampler's own default (ddim 0, dpmpp_2m_sde 1)",
     )
     churn: float | None = Field(None, ge=0.0, description="EDM Heun S_churn (None = 0)")
-    seed: int = 0
+    seed: int = Field(0, description="sample i uses seed + i, whatever the batch size")
     compile: bool = Field(
         False,
         description="torch.compile the networks before sampling: the first call compiles "

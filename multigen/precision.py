@@ -2,9 +2,12 @@
 
 ``auto`` picks bf16 only where the hardware computes it natively: a CUDA device that
 supports bf16, or a CPU with AVX-512 BF16 or AMX. On other CPUs (AVX2 only) bf16 matmuls
-are emulated and several times slower than fp32 (measured: a DiffWave trained at 0.6 vs 3.8
-clips/s), so ``auto`` stays in fp32 there. The choice is a pure function of the hardware,
-so a resumed run on the same machine continues in the same precision.
+are emulated and several times slower than fp32 (reported: a DiffWave trained at 0.6 vs 3.8
+clips/s), so ``auto`` stays in fp32 there. Even with native bf16 some CPU networks run
+slower in bf16 (measured here: the digits U-Net at 0.33-0.50x, DiffWave at 1.7-4.3x;
+benchmarks/results/precision_auto.md), so the trainer also times one step each way on such
+CPUs (:func:`measure_speedup`) and records the choice in every checkpoint; resuming and
+sampling reuse the recorded choice.
 """
 
 from __future__ import annotations
@@ -56,6 +59,21 @@ def resolve_precision(choice: str, device: torch.device | str) -> tuple[str, str
             return "bf16", f"auto: the CPU has native bf16 ({', '.join(feats)})"
         return "fp32", "auto: the CPU has no native bf16 (it would be emulated, several x slower)"
     return "fp32", f"auto: fp32 on {kind}"
+
+
+BF16_MIN_SPEEDUP = 1.15  # below this, timing noise could flip the choice between runs
+
+
+def measure_speedup(time_step, repeats: int = 2) -> float:
+    """fp32 time / bf16 time of ``time_step(precision) -> seconds``: one warm-up call each,
+    then the best of ``repeats`` alternating calls (machine load hits both alike)."""
+    time_step("fp32")
+    time_step("bf16")
+    best = {"fp32": float("inf"), "bf16": float("inf")}
+    for _ in range(repeats):
+        for p in best:
+            best[p] = min(best[p], time_step(p))
+    return best["fp32"] / max(best["bf16"], 1e-12)
 
 
 def autocast(device: torch.device, precision: str) -> contextlib.AbstractContextManager:

@@ -19,7 +19,7 @@ from multigen.generate import generate
 from multigen.methods import build_method
 from multigen.randomness import sample_generators
 from multigen.registry import domain_names, get_domain
-from multigen.train.trainer import reference_samples
+from multigen.train.reference import reference_samples
 
 DOMAINS = [d for d in domain_names() if d != "audio_speech"]
 

@@ -18,7 +18,8 @@ import torch
 
 from multigen import api
 from multigen.registry import get_domain
-from multigen.train.trainer import Trainer, resolve_device
+from multigen.train.batches import resolve_device
+from multigen.train.trainer import Trainer
 
 from .record import PeakMemory, write_json
 from .runner import Log, Runner, error_text

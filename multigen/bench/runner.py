@@ -25,7 +25,9 @@ from multigen.domain import Domain, DomainError
 from multigen.methods import METHODS
 from multigen.registry import get_domain
 from multigen.train import checkpoint as ckpt
-from multigen.train.trainer import Trainer, reference_samples, resolve_device
+from multigen.train.batches import resolve_device
+from multigen.train.reference import reference_samples
+from multigen.train.trainer import Trainer
 
 from .record import (
     PeakMemory,

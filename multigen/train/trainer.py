@@ -4,6 +4,12 @@ torch.compile, EMA, clipping, warm-up, periodic sampling/evaluation, logs and ch
 Determinism: the data order, σ, noise and latents of step ``k`` depend only on (seed, k,
 position in the global batch), so ``--resume`` continues exactly and a 2-process run equals
 a 1-process run with the same global batch.
+
+Why one file of ~450 lines: the state a run's end needs (EMA weights, the final checkpoint,
+the loaded reference, the resolved precision) is the Trainer's own, so :meth:`Trainer.fit`
+(training) and :meth:`Trainer.finish` (one draw, exported and scored) live together; the
+pieces with no such state are their own modules (batches, ema, checkpoint, logger, lock,
+reference).
 """
 
 from __future__ import annotations
@@ -26,9 +32,10 @@ from multigen.fileio import atomic_write_text
 from multigen.generate import generate
 from multigen.methods import Method, build_method
 from multigen.metrics.checks import require_finite_scores
-from multigen.precision import autocast, resolve_precision
+from multigen.precision import BF16_MIN_SPEEDUP, autocast, measure_speedup, resolve_precision
 from multigen.randomness import step_generators
 from multigen.train import checkpoint as ckpt
+from multigen.train.batches import StepBatches, resolve_device
 from multigen.train.distributed import (
     DistInfo,
     all_ranks_true,
@@ -39,48 +46,7 @@ from multigen.train.distributed import (
 )
 from multigen.train.ema import EMA
 from multigen.train.logger import Progress, RunLogger, say
-
-
-def resolve_device(choice: str, local_rank: int = 0) -> torch.device:
-    if choice == "cuda" and not torch.cuda.is_available():
-        raise DomainError("train.device is 'cuda' but CUDA is not available; use auto or cpu")
-    if choice == "cuda" or (choice == "auto" and torch.cuda.is_available()):
-        return torch.device("cuda", local_rank)
-    return torch.device("cpu")
-
-
-class StepBatches(torch.utils.data.Sampler):
-    """Yields this rank's dataset indices for steps ``start, start+1, …``.
-
-    The global index stream is a concatenation of seeded permutations (one per epoch), so
-    the indices of step ``k`` are a pure function of (seed, k).
-    """
-
-    def __init__(self, n: int, global_batch: int, rank: int, world: int, seed: int, start: int):
-        self.n, self.global_batch, self.rank, self.world = n, global_batch, rank, world
-        self.seed, self.start = seed, start
-        self.local = global_batch // world
-
-    def _perm(self, epoch: int) -> torch.Tensor:
-        return torch.randperm(
-            self.n, generator=torch.Generator().manual_seed(self.seed * 7919 + epoch)
-        )
-
-    def indices(self, step: int) -> list[int]:
-        lo = step * self.global_batch + self.rank * self.local
-        out, cache = [], {}
-        for pos in range(lo, lo + self.local):
-            epoch, i = divmod(pos, self.n)
-            if epoch not in cache:
-                cache[epoch] = self._perm(epoch)
-            out.append(int(cache[epoch][i]))
-        return out
-
-    def __iter__(self):
-        step = self.start
-        while True:
-            yield self.indices(step)
-            step += 1
+from multigen.train.reference import reference_samples
 
 
 class TrainingDiverged(DomainError):
@@ -106,7 +72,6 @@ class Trainer:
         self.device = resolve_device(tc.device, self.dist.local_rank)
         if self.device.type == "cuda":
             torch.cuda.set_device(self.device)
-        self.precision, self.precision_reason = resolve_precision(tc.precision, self.device)
         if config.data.batch_size % self.dist.world_size:
             raise DomainError(
                 f"data.batch_size {config.data.batch_size} is not divisible by the "
@@ -139,6 +104,7 @@ class Trainer:
             )
             for name, spec in self.opt_specs.items()
         }
+        self.precision, self.precision_reason = self._choose_precision(resume)
         if tc.compile:
             for m in self.models.values():
                 # Diffusion losses call Denoiser.net directly (not Denoiser.forward), so the
@@ -155,6 +121,50 @@ class Trainer:
                 f"{self.run_dir} already holds checkpoints; pass --resume to continue it "
                 "or choose another --out"
             )
+
+    # ---- precision --------------------------------------------------------------------
+    def _choose_precision(self, resume: bool) -> tuple[str, str]:
+        """``train.precision`` resolved for this device. ``auto`` on a CPU with native bf16
+        also times one training step in each precision and keeps bf16 only if it is clearly
+        faster (small convolutional nets run slower in bf16 there); a resumed run keeps the
+        precision its checkpoint recorded, so it continues exactly."""
+        choice = self.cfg.train.precision
+        precision, reason = resolve_precision(choice, self.device)
+        if choice != "auto":
+            return precision, reason
+        last = ckpt.latest_checkpoint(self.run_dir) if resume else None
+        recorded = ckpt.read_meta(last).get("precision") if last else None
+        if recorded in ("fp32", "bf16"):
+            return recorded, "auto: as recorded in the checkpoint being resumed"
+        if precision != "bf16" or self.device.type != "cpu" or self.dist.enabled:
+            return precision, reason
+        speedup = measure_speedup(self._time_step)
+        if speedup >= BF16_MIN_SPEEDUP:
+            return "bf16", f"{reason}; one step measured {speedup:.2f}x faster in bf16"
+        return "fp32", f"{reason}, but one step measured {speedup:.2f}x in bf16: kept fp32"
+
+    def _time_step(self, precision: str) -> float:
+        """Seconds of one forward/backward of every phase on the first batch; no weight,
+        optimizer, buffer or RNG state changes (eval mode, gradients dropped, RNG restored)."""
+        d = self.cfg.data
+        idx = StepBatches(len(self.dataset), d.batch_size, 0, 1, self.cfg.train.seed, 0)
+        batch = self.domain.collate([self.dataset[i] for i in idx.indices(0)]).to(self.device)
+        if not d.conditional:
+            batch.cond = None
+        gens = step_generators(self.cfg.train.seed, 0, range(len(batch)), self.device)
+        with torch.random.fork_rng(devices=[]):
+            for m in self.models.values():
+                m.eval()
+            start = time.perf_counter()
+            for phase in self.method.phases():
+                with autocast(self.device, precision):
+                    loss = phase.loss(self.models, batch, gens, 0)
+                loss.backward()
+            seconds = time.perf_counter() - start
+        for m in self.models.values():
+            m.zero_grad(set_to_none=True)
+            m.train()
+        return seconds
 
     # ---- data -----------------------------------------------------------------------
     def _dataset(self, split: str) -> Dataset:
@@ -489,18 +499,3 @@ class Trainer:
 
 def _eval(metrics: dict[str, float]) -> dict[str, float]:
     return {f"eval/{k}": v for k, v in metrics.items()}
-
-
-def reference_samples(domain: Domain, cfg: RunConfig, info: dict[str, Any], n: int) -> Any:
-    """The evaluation reference: ``eval.reference`` if set, else the test split of the data."""
-    if cfg.eval.reference:
-        return domain.reference(cfg.eval.reference, n=n)
-    d = cfg.data
-    ds = domain.load_dataset(d.name, d.path, "test", **d.params)
-    if len(ds) == 0:
-        raise DomainError(
-            f"dataset {d.name!r} ({d.path or 'embedded'}) has an empty test split, which the "
-            "end-of-run evaluation scores against; add test data or set eval.reference"
-        )
-    items = [ds[i] for i in range(min(n, len(ds)))]
-    return domain.decode(domain.collate(items), info)

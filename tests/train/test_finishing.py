@@ -262,3 +262,35 @@ def test_sampler_and_schedule_are_checked_before_the_first_step(tmp_path):
     with pytest.raises(DomainError, match="sample.sampler 'plms' does not apply"):
         api.train(tiny_config(steps=2) | {"sample": {"sampler": "plms"}}, tmp_path / "b")
     assert not (tmp_path / "a" / "checkpoints").exists()
+
+
+def test_auto_times_one_step_on_native_bf16_cpus_and_resume_keeps_the_choice(tmp_path, monkeypatch):
+    import multigen.precision as P
+    import multigen.train.trainer as T
+
+    monkeypatch.setattr(P, "cpu_bf16_features", lambda: ("avx512_bf16",))
+    cfg = tiny_config(steps=2, precision="auto", checkpoint_every=1)
+    monkeypatch.setattr(T, "measure_speedup", lambda step: 1.05)  # not clearly faster
+    run = api.train(cfg, out=tmp_path / "slow")
+    assert ckpt.read_meta(ckpt.latest_checkpoint(run))["precision"] == "fp32"
+    monkeypatch.setattr(T, "measure_speedup", lambda step: 3.0)
+    run = api.train(cfg, out=tmp_path / "fast")
+    assert ckpt.read_meta(ckpt.latest_checkpoint(run))["precision"] == "bf16"
+    assert api.load_run(run).precision == "bf16"  # sampling follows training's choice
+    monkeypatch.setattr(T, "measure_speedup", lambda step: 1.0)  # would now pick fp32
+    more = {**cfg, "train": {**cfg["train"], "steps": 3}}
+    api.train(more, out=tmp_path / "fast", resume=True)
+    assert ckpt.read_meta(ckpt.latest_checkpoint(run))["precision"] == "bf16"
+
+
+def test_step_timing_changes_no_state(tmp_path):
+    trainer = Trainer(load_config(tiny_config("gan", steps=2)), get_domain("toy"), tmp_path / "r")
+    before = {
+        k: {n: t.clone() for n, t in m.state_dict().items()} for k, m in trainer.models.items()
+    }
+    rng = torch.get_rng_state()
+    assert trainer._time_step("bf16") > 0 and trainer._time_step("fp32") > 0
+    assert torch.equal(rng, torch.get_rng_state())
+    for k, m in trainer.models.items():
+        assert all(torch.equal(before[k][n], t) for n, t in m.state_dict().items())
+        assert all(p.grad is None for p in m.parameters()) and m.training

@@ -1,0 +1,34 @@
+"""Each option is declared once: SampleConfig's fields are api.sample's options and the
+CLI's sample flags; every CLI command maps onto a public api function."""
+
+import pytest
+
+from multigen import api
+from multigen.cli import build_parser
+from multigen.config import SampleConfig
+from multigen.domain import DomainError
+
+
+def test_every_sample_option_is_a_cli_flag():
+    parser = build_parser()
+    args = parser.parse_args(["sample", "RUN", "--batch-size", "8", "--eta", "0.5", "--compile"])
+    assert args.batch_size == 8 and args.eta == 0.5 and args.compile is True
+    unset = parser.parse_args(["sample", "RUN"])
+    for name in SampleConfig.model_fields:
+        assert getattr(unset, name) is None, name  # unset: the run's own value stays
+
+
+def test_unknown_sample_option_names_the_allowed_ones(tmp_path):
+    with pytest.raises(DomainError, match="unknown sample option.*'stepz'.*steps"):
+        api.sample(tmp_path, stepz=3)
+
+
+def test_data_list_and_prepare_are_api_functions():
+    rows = api.list_datasets()
+    toy = {r["name"]: r for r in rows if r["domain"] == "toy"}
+    assert "eight_gaussians" in toy and toy["eight_gaussians"]["description"]
+    assert any("default" in r["flags"] for r in rows)
+    with pytest.raises(DomainError, match="no preparable dataset named 'nope'"):
+        api.prepare_dataset("nope")
+    with pytest.raises(DomainError, match="no preparable dataset"):
+        api.prepare_dataset("images/folder")  # exists, but needs the user's files
