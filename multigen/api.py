@@ -21,7 +21,7 @@ from pydantic import ValidationError
 from torch import nn
 
 from multigen.config import ConfigError, RunConfig, SampleConfig, _describe_error, load_config
-from multigen.domain import Batch, Domain, DomainError
+from multigen.domain import Batch, DataInfo, Domain, DomainError
 from multigen.fileio import atomic_write_text
 from multigen.generate import generate
 from multigen.methods import Method, build_method
@@ -74,7 +74,7 @@ class LoadedRun:
     domain: Domain
     method: Method
     models: dict[str, nn.Module]
-    info: dict[str, Any]
+    info: DataInfo
     device: torch.device
     checkpoint: Path
     weights: str = "ema"
@@ -127,7 +127,7 @@ def load_run(
     try:  # a meta.json that does not describe a buildable model is a corrupt checkpoint
         cfg = load_config(meta["config"])
         domain = get_domain(cfg.domain)
-        info = meta["info"]
+        info = DataInfo.of(meta["info"])
         method = build_method(cfg, domain, info)
     except (ConfigError, DomainError) as exc:
         raise ckpt.CheckpointError(
@@ -246,7 +246,7 @@ def sample(
 def _check_guidance(run: LoadedRun) -> None:
     """Classifier-free guidance needs a conditional model that also learned the
     unconditional case (condition dropout)."""
-    conditional = bool(run.info.get("num_classes") or run.info.get("cond_dim"))
+    conditional = run.info.conditional
     drop = getattr(run.config.method, "cond_drop", 0.0)
     if not conditional:
         raise DomainError(

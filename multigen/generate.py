@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from multigen.config import SampleConfig
-from multigen.domain import Batch, Domain
+from multigen.domain import Batch, DataInfo, Domain
 from multigen.methods import Method
 from multigen.precision import autocast
 from multigen.randomness import sample_generators
@@ -41,9 +41,9 @@ def concat_batches(batches: Sequence[Batch]) -> Batch:
     )
 
 
-def default_condition(info: dict[str, Any], seeds: Sequence[int]) -> Tensor | None:
+def default_condition(info: DataInfo, seeds: Sequence[int]) -> Tensor | None:
     """Class-conditional models without a requested class cycle through the classes."""
-    classes = int(info.get("num_classes", 0) or 0)
+    classes = info.num_classes
     if classes:
         return torch.tensor([s % classes for s in seeds])
     return None
@@ -68,6 +68,7 @@ def generate(
     ``progress(done)`` is called after each batch with the number of samples drawn so far."""
     if n < 1:
         raise ValueError(f"the number of samples must be at least 1 (got {n})")
+    info = DataInfo.of(info)
     for m in models.values():
         m.eval()
     if options.compile:

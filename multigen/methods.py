@@ -7,7 +7,7 @@ runs any method's phases with the same devices, precision, EMA, clipping and che
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -21,7 +21,7 @@ from multigen.diffusion import schedules
 from multigen.diffusion.guidance import guided
 from multigen.diffusion.precond import Denoiser
 from multigen.diffusion.processes import build_process
-from multigen.domain import Batch, Domain, DomainError
+from multigen.domain import Batch, DataInfo, Domain, DomainError
 from multigen.fileio import error_text
 from multigen.nn import drop_condition
 from multigen.randomness import rand
@@ -54,7 +54,7 @@ class Method:
     config: Any
     run: RunConfig
     domain: Domain
-    info: dict[str, Any]
+    info: DataInfo
     models: dict[str, nn.Module] = field(default_factory=dict)
 
     default_sampler: ClassVar[str] = "euler"
@@ -199,7 +199,7 @@ class DiffusionFamily(Method):
         def noise() -> Tensor:
             return S.as_float64(self.domain.noise(template, generators))
 
-        clip = self.info.get("x0_clip")  # only domains that ask for it (images) clip x̂0
+        clip = self.info.x0_clip  # only domains that ask for it (images) clip x̂0
 
         def denoise(x: Tensor, s: float) -> Tensor:
             sig = torch.full((B,), s, device=x.device, dtype=torch.float32)
@@ -296,9 +296,9 @@ class GAN(Method):
 METHODS = ("ddpm", "edm", "flow", "gan")
 
 
-def build_method(run: RunConfig, domain: Domain, info: dict[str, Any]) -> Method:
+def build_method(run: RunConfig, domain: Domain, info: Mapping[str, Any]) -> Method:
     cls = GAN if isinstance(run.method, GANMethod) else DiffusionFamily
-    return cls(run.method, run, domain, info)
+    return cls(run.method, run, domain, DataInfo.of(info))
 
 
 def nfe(method: Method, sampler: str | None, steps: int) -> int:

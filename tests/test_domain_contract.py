@@ -95,3 +95,19 @@ def test_condition_check_refuses_meaningless_conditions(setup):
     plain = {**info, "num_classes": 0, "cond_dim": 0}
     with pytest.raises(DomainError):
         dom.check_condition(torch.tensor([0.5]), plain)  # a float on an unconditional run
+
+
+def test_data_info_is_typed_and_reads_like_its_json():
+    from multigen.domain import DataInfo
+
+    raw = {"shape": [29, 9], "num_classes": 3, "sigma_data": 0.7, "n_nodes_hist": {"5": 1.0}}
+    info = DataInfo.of(raw)
+    assert info.shape == (29, 9) and info.num_classes == 3 and info.cond_dim == 0
+    assert info.sigma_data == 0.7 and info.x0_clip is None and info.conditional
+    assert info["shape"] == [29, 9] and info.get("n_nodes_hist") == {"5": 1.0}
+    assert DataInfo.of(info.to_dict()) == info and dict(info) == info.to_dict()
+    plain = info.without_conditions()
+    assert not plain.conditional and plain["data_num_classes"] == 3
+    for bad in ([1, 2], {"num_classes": 2}, {"shape": ["x"]}):
+        with pytest.raises(DomainError, match="data description"):
+            DataInfo.of(bad)

@@ -20,6 +20,7 @@ from multigen.config import DiffusionMethod, EDMMethod, FlowMethod
 from multigen.diffusion import samplers as S
 from multigen.diffusion import schedules
 from multigen.diffusion.precond import EDMPrecond, FlowPrecond, Parameterization, VPPrecond
+from multigen.domain import DataInfo
 from multigen.randomness import rand, randn
 
 
@@ -29,7 +30,7 @@ class Process:
     default_sampler: ClassVar[str]
     precond: Parameterization
 
-    def __init__(self, config: Any, info: dict[str, Any]):
+    def __init__(self, config: Any, info: DataInfo):
         self.config, self.info = config, info
 
     def training_sigmas(self, generators: Sequence[torch.Generator]) -> Tensor:
@@ -57,7 +58,7 @@ class VPProcess(Process):
 
     default_sampler = "ddpm"
 
-    def __init__(self, config: DiffusionMethod, info: dict[str, Any]):
+    def __init__(self, config: DiffusionMethod, info: DataInfo):
         super().__init__(config, info)
         self.sigma_table = schedules.vp_sigmas(config.schedule, config.timesteps)
         self.precond = VPPrecond(config.parameterization, self.sigma_table)
@@ -83,9 +84,9 @@ class EDMProcess(Process):
 
     default_sampler = "heun"
 
-    def __init__(self, config: EDMMethod, info: dict[str, Any]):
+    def __init__(self, config: EDMMethod, info: DataInfo):
         super().__init__(config, info)
-        self.precond = EDMPrecond(config.sigma_data or float(info.get("sigma_data", 0.5)))
+        self.precond = EDMPrecond(config.sigma_data or info.sigma_data)
 
     def training_sigmas(self, generators: Sequence[torch.Generator]) -> Tensor:
         c = self.config
@@ -103,7 +104,7 @@ class FlowProcess(Process):
 
     default_sampler = "euler"
 
-    def __init__(self, config: FlowMethod, info: dict[str, Any]):
+    def __init__(self, config: FlowMethod, info: DataInfo):
         super().__init__(config, info)
         self.precond = FlowPrecond()
 
@@ -130,5 +131,5 @@ class FlowProcess(Process):
 PROCESSES: dict[str, type[Process]] = {"ddpm": VPProcess, "edm": EDMProcess, "flow": FlowProcess}
 
 
-def build_process(config: Any, info: dict[str, Any]) -> Process:
+def build_process(config: Any, info: DataInfo) -> Process:
     return PROCESSES[config.name](config, info)

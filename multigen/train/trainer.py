@@ -27,7 +27,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from multigen import __version__
 from multigen.config import RunConfig, dump_config
-from multigen.domain import Domain, DomainError
+from multigen.domain import DataInfo, Domain, DomainError
 from multigen.fileio import atomic_write_text
 from multigen.generate import generate
 from multigen.methods import Method, build_method
@@ -79,14 +79,9 @@ class Trainer:
             )
         torch.manual_seed(tc.seed)
         self.dataset = self._dataset("train")
-        self.info = domain.describe(self.dataset)
+        self.info = DataInfo.of(domain.describe(self.dataset))
         if not config.data.conditional:  # labels in the data are not fed to the network
-            self.info = {
-                **self.info,
-                "data_num_classes": self.info.get("num_classes", 0),
-                "num_classes": 0,
-                "cond_dim": 0,
-            }
+            self.info = self.info.without_conditions()
         self.method: Method = build_method(config, domain, self.info)
         self.models = {k: m.to(self.device) for k, m in self.method.models.items()}
         if self.dist.enabled:
@@ -202,7 +197,7 @@ class Trainer:
             "step": self.step,
             "domain": self.domain.name,
             "method": self.cfg.method.name,
-            "info": self.info,
+            "info": self.info.to_dict(),
             "config": self.cfg.model_dump(mode="json"),
             "metrics": metrics or {},
             "evaluated": False,
