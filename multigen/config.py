@@ -198,6 +198,8 @@ def set_override(raw: dict[str, Any], assignment: str) -> None:
     parts = key.strip().split(".")
     if not all(parts):
         raise ConfigError(f"--set {assignment!r}: the key has an empty part; expected a.b.c=VALUE")
+    if not key.isprintable():  # a control character would break the one-line message
+        raise ConfigError(f"--set {key!r}: the key has unprintable characters")
     node = raw
     for part in parts[:-1]:
         nxt = node.get(part)

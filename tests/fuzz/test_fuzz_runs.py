@@ -72,12 +72,12 @@ def base_config() -> Path:
     return folder / "base.yaml"
 
 
-def set_case(assignment: str) -> None:
+def set_case(assignment: str) -> str:
     key = assignment.split("=", 1)[0].strip()
     first = key.split(".")[0].strip()
     candidates = (key, first, repr(first)[1:-1], assignment.strip(), "--set")
     names = tuple(n for n in candidates if n)
-    check(lambda p: load_config(p, [assignment]), base_config(), names=names)
+    return check(lambda p: load_config(p, [assignment]), base_config(), names=names)
 
 
 @cache
@@ -86,7 +86,7 @@ def trained_run() -> Path:
     return api.train(tiny_config("flow", steps=2, checkpoint_every=2), out=folder / "run")
 
 
-def checkpoint_case(target: str, data: bytes) -> None:
+def checkpoint_case(target: str, data: bytes) -> str:
     with tempfile.TemporaryDirectory() as d:
         run = Path(d) / "run"
         shutil.copytree(trained_run(), run)
@@ -94,9 +94,9 @@ def checkpoint_case(target: str, data: bytes) -> None:
         (last / target).write_bytes(data)
         names = (target, last.name)  # the file, or the checkpoint folder it belongs to
         if target == "state.pt":
-            check(lambda p: ckpt.load_state(p.parent), last / target, names)
+            return check(lambda p: ckpt.load_state(p.parent), last / target, names)
         else:
-            check(lambda p: api.load_run(run, device="cpu").models, last / target, names)
+            return check(lambda p: api.load_run(run, device="cpu").models, last / target, names)
 
 
 TARGETS = ["meta.json", "weights.safetensors", "state.pt"]

@@ -127,6 +127,7 @@ def base(tmp_path):
         ("data.params={n: .nan}", "data.params.n = nan"),
         ("train.lr='", '--set train.lr: "\'" is not valid YAML'),
         ("=%", "the key has an empty part"),
+        ("a\x85b=1", "unprintable characters"),  # NEL: a line break to str.splitlines
     ],
 )
 def test_set_strings_found_by_fuzzing(base, assignment, needle):
