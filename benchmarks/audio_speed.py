@@ -12,7 +12,7 @@ fp32 vs bf16 (vs bf16 + compile) loss comparison through the trainer, the 1-min 
 average, and the ratios to ANCHORS.md's timings of DiffWave's own code on this kind of
 machine (1.75 clips/s training; 9.6 s per clip at 50 steps, 1.14 s at 6).
 
-    .venv/bin/python benchmarks/audio_speed.py [--repeats 5] [--quick]
+    .venv/bin/python -m benchmarks.audio_speed [--repeats 5] [--quick]
 
 Writes benchmarks/results/audio_speed.json and .md. Compiled graphs are static per batch
 size (``automatic_dynamic_shapes`` off), as in a sampling run with one batch size.

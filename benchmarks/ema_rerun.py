@@ -7,7 +7,7 @@ same suite, same budgets, seeds and configs — with ``train.precision=fp32`` pi
 recorded run was fp32, so the EMA is the only change — and writes, for every training method,
 the recorded best cell beside the new one.
 
-    .venv/bin/python benchmarks/ema_rerun.py --domains images [molecules ...] [--methods ...]
+    .venv/bin/python -m benchmarks.ema_rerun --domains images [molecules ...] [--methods ...]
 
 Writes benchmarks/results/ema_rerun.json and .md; the suite's own output goes to --out.
 """

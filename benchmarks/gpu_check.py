@@ -2,7 +2,7 @@
 bf16, with and without torch.compile; losses must be finite, samples valid; step times
 recorded in results/gpu_check.{json,md}. Sized to finish in about 5 minutes on one H100.
 
-    python benchmarks/gpu_check.py [--domains toy images ...] [--steps 30] [--no-compile]
+    python -m benchmarks.gpu_check [--domains toy images ...] [--steps 30] [--no-compile]
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ machine load hits both alike); the table gives steps/s, the bf16/fp32 ratio meas
 run, and what ``auto`` picks here: the native-bf16 rule alone, and the trainer's final
 choice after it times one step each way on such CPUs.
 
-    .venv/bin/python benchmarks/precision_auto.py [--steps 20] [--domains toy images ...]
+    .venv/bin/python -m benchmarks.precision_auto [--steps 20] [--domains toy images ...]
 
 Writes benchmarks/results/precision_auto.json and .md.
 """

@@ -3,7 +3,7 @@
 Builds each domain's demo network with random weights (quality is irrelevant here), samples
 with every sampler at 50 steps, and times the network calls with forward hooks.
 
-    python benchmarks/sampler_overhead.py [--domains toy images] [--n 64]
+    python -m benchmarks.sampler_overhead [--domains toy images] [--n 64]
 """
 
 from __future__ import annotations
