@@ -86,7 +86,7 @@ def fuzz(examples: int) -> tuple[list[dict], Tally]:
         def run(data):
             with tempfile.TemporaryDirectory() as d:
                 path = write_case(Path(d), reader, data)
-                record(reader.name, lambda: check(reader.read, path))
+                record(reader.name, lambda: check(reader.read, path, reader.names))
 
         run()
 

@@ -112,13 +112,17 @@ def count_rows(folder: Path) -> int:
 def _rows(folder: Path) -> Iterator[tuple[str, dict[str, str]]]:
     for name in PACK_PARTS:
         path = folder / name
-        with path.open(newline="") as fh:
-            reader = csv.DictReader(fh)
-            missing = [c for c in REQUIRED if c not in (reader.fieldnames or [])]
-            if missing:
-                raise DomainError(f"{path}: columns missing: {', '.join(missing)}")
-            for line, row in enumerate(reader, start=2):
-                yield f"{path} line {line}", row
+        try:
+            with path.open(newline="", encoding="utf-8") as fh:
+                reader = csv.DictReader(fh)
+                missing = [c for c in REQUIRED if c not in (reader.fieldnames or [])]
+                if missing:
+                    raise DomainError(f"{path}: columns missing: {', '.join(missing)}")
+                for line, row in enumerate(reader, start=2):
+                    yield f"{path} line {line}", row
+        except (UnicodeDecodeError, csv.Error) as exc:
+            detail = " ".join(str(exc).split())
+            raise DomainError(f"{path}: not a readable qm9pack CSV ({detail})") from None
 
 
 def parse_row(where: str, row: dict[str, str]) -> tuple[int, list[int], np.ndarray, list[float]]:
@@ -132,9 +136,12 @@ def parse_row(where: str, row: dict[str, str]) -> tuple[int, list[int], np.ndarr
         numbers = [_Z[e] for e in elements]
         pos = _floats(row["XYZ_Ang"]).reshape(-1, 3)
         props = [float(_fix_exponent(row[c])) * f for c, (_, f) in PACK_COLUMNS.items()]
-    except (ValueError, RuntimeError, TypeError) as exc:
-        raise DomainError(f"{where}: unreadable QM9 row ({exc}); reinstall qm9pack") from exc
-    n = int(row["N_atoms"])
+        n = int(row["N_atoms"])
+    except (ValueError, RuntimeError, TypeError, AttributeError) as exc:
+        detail = " ".join(str(exc).split())  # a short row gives None fields
+        raise DomainError(f"{where}: unreadable QM9 row ({detail}); reinstall qm9pack") from None
+    if not (np.isfinite(pos).all() and np.isfinite(props).all()):
+        raise DomainError(f"{where}: NaN or infinite coordinates/properties; reinstall qm9pack")
     if pos.shape != (n, 3) or len(numbers) != n:
         raise DomainError(
             f"{where}: N_atoms={n} but {len(numbers)} elements and XYZ_Ang of shape "
@@ -212,8 +219,12 @@ def check_polarizability(folder: Path, table: QM9Table, tol: float = 0.01) -> No
             if abs(trace / 3 - alpha[k]) > tol:
                 raise DomainError(
                     f"{path} line {line}: trace/3 = {trace / 3:.3f} Bohr³ but "
-                    f"Polarizability_bohr3 = {alpha[k]:.3f} for molecule {k}"
+                    f"Polarizability_bohr3 = {alpha[k]:.3f} for molecule {k} in "
+                    f"{', '.join(PACK_PARTS)}; one of the two files is damaged"
                 )
             seen += 1
     if seen != len(table):
-        raise DomainError(f"{path}: {seen} rows but the main files have {len(table)} molecules")
+        raise DomainError(
+            f"{path}: {seen} rows but the main files ({', '.join(PACK_PARTS)}) have "
+            f"{len(table)} molecules"
+        )

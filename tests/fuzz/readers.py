@@ -24,6 +24,7 @@ class Reader:
     seed: Callable[[], bytes]
     read: Callable[[Path], Any]
     text: bool = False
+    names: tuple[str, ...] = ()  # what an error must name (default: the case file's name)
 
 
 def _png(fmt: str = "PNG") -> bytes:
@@ -108,6 +109,29 @@ def _molecules(path: Path) -> Any:
     return get_domain("molecules").load_samples(path, strict=True)
 
 
+def _qm9_seed() -> bytes:
+    """One part of a valid four-molecule qm9pack folder (the tests' own fixture writer)."""
+    import tempfile
+
+    from domains.molecules.qm9_pack import PACK_PARTS
+    from tests.domains.molecules.test_mol_qm9pack import write_pack
+
+    with tempfile.TemporaryDirectory() as d:
+        return (write_pack(Path(d) / "pack", n=4) / PACK_PARTS[1]).read_bytes()
+
+
+def _qm9(path: Path) -> Any:
+    """The mutated CSV as part 2 of an otherwise valid qm9pack folder, read as `data prepare
+    qm9` / a `qm9` dataset with data.path does."""
+    from domains.molecules.qm9_pack import PACK_PARTS, read_pack
+    from tests.domains.molecules.test_mol_qm9pack import write_pack
+
+    folder = write_pack(path.parent / "pack", n=4)
+    (folder / PACK_PARTS[1]).write_bytes(path.read_bytes())  # errors name qm9_part2.csv
+    table = read_pack(folder, progress=False)
+    return table.positions, table.props
+
+
 def _toy(path: Path) -> Any:
     return get_domain("toy").load_samples(path, strict=True)
 
@@ -146,6 +170,7 @@ READERS = [
     Reader("molecules/sdf", ".sdf", _sdf, _molecules, text=True),
     Reader("molecules/xyz", ".xyz", lambda: XYZ_MOL, _molecules, text=True),
     Reader("molecules/smiles", ".smi", lambda: SMILES, _molecules, text=True),
+    Reader("molecules/qm9pack-csv", ".csv", _qm9_seed, _qm9, text=True, names=("qm9_part2",)),
     Reader("toy/npy", ".npy", lambda: _npy(np.zeros((4, 2))), _toy),
     Reader("toy/csv", ".csv", lambda: TOY_CSV, _toy, text=True),
     Reader("config/yaml", ".yaml", lambda: YAML, _config, text=True),

@@ -16,7 +16,7 @@ from .strategies import FAST, SLOW, broken_file
 
 def fuzz_case(reader, data: bytes) -> None:
     with tempfile.TemporaryDirectory() as d:
-        check(reader.read, write_case(Path(d), reader, data))
+        check(reader.read, write_case(Path(d), reader, data), reader.names)
 
 
 def make_test(reader, profile):

@@ -4,6 +4,7 @@ allocation from a declared size, or NaN carried silently."""
 
 import io
 import json
+import re
 import shutil
 import zipfile
 
@@ -196,3 +197,20 @@ def test_garbage_state_pt_is_one_line(run, tmp_path):
     with pytest.raises(ckpt.CheckpointError) as err:
         ckpt.load_state(last)
     assert "state.pt" in str(err.value) and "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize(
+    "edit, match",
+    [
+        (lambda s: re.sub(r"\[\[[-0-9.]+", "[[nan", s, count=1), "NaN or infinite"),  # silent NaN
+        (lambda s: s.encode() + b"\xff\xfe\x80", "not a readable qm9pack CSV"),  # non-UTF-8
+        (lambda s: s.rsplit("\n", 2)[0][:-40] + "\n", "unreadable QM9 row"),  # a short row
+    ],
+)
+def test_qm9pack_csv_defects_are_one_line_naming_the_part(tmp_path, edit, match):
+    reader = BY_NAME["molecules/qm9pack-csv"]
+    out = edit(seed_bytes(reader.name).decode())
+    path = write(tmp_path, "case.csv", out if isinstance(out, bytes) else out.encode())
+    with pytest.raises(DomainError, match=match):
+        reader.read(path)
+    assert check(reader.read, path, reader.names) == "refused"
