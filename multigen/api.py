@@ -26,6 +26,7 @@ from multigen.fileio import atomic_write_text
 from multigen.generate import generate
 from multigen.methods import Method, build_method
 from multigen.metrics import checks
+from multigen.precision import resolve_precision
 from multigen.registry import domain_names, get_domain
 from multigen.train import checkpoint as ckpt
 from multigen.train.batches import resolve_device
@@ -227,7 +228,7 @@ def sample(
         options.n,
         options,
         run.device,
-        run.precision if run.device.type == "cpu" else run.config.train.precision,
+        _sampling_precision(run),
         cond=cond_t,
         conditional=run.config.data.conditional,
     )
@@ -241,6 +242,13 @@ def sample(
     return SampleResult(
         samples, files, batch, seconds, nfe(run.method, options.sampler, options.steps)
     )
+
+
+def _sampling_precision(run: LoadedRun) -> str:
+    """The precision training chose (meta.json), unless this device would only emulate bf16
+    (a run trained on a GPU or a native-bf16 CPU, sampled on an AVX2-only CPU: fp32)."""
+    native = resolve_precision(run.config.train.precision, run.device)[0] == "bf16"
+    return run.precision if native else "fp32"
 
 
 def _check_guidance(run: LoadedRun) -> None:

@@ -331,6 +331,7 @@ class Trainer:
                 f"train.steps={tc.steps} already reached: nothing to train (raise train.steps "
                 "to continue)"
             )
+            logger.close()
             return
         logger.say(
             f"training steps {self.step + 1}-{tc.steps} on {self.device} in {self.precision} "

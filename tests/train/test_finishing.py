@@ -294,3 +294,18 @@ def test_step_timing_changes_no_state(tmp_path):
     for k, m in trainer.models.items():
         assert all(torch.equal(before[k][n], t) for n, t in m.state_dict().items())
         assert all(p.grad is None for p in m.parameters()) and m.training
+
+
+def test_sampling_never_emulates_bf16(tmp_path, monkeypatch):
+    """A run trained in bf16, sampled where bf16 would be emulated, samples in fp32."""
+    import multigen.precision as P
+    from multigen.api import _sampling_precision
+
+    monkeypatch.setattr(P, "cpu_bf16_features", lambda: ("avx512_bf16",))
+    run = api.load_run(api.train(tiny_config(steps=2, precision="bf16"), out=tmp_path / "r"))
+    auto = api.load_run(tmp_path / "r")
+    auto.config.train.precision = "auto"
+    assert _sampling_precision(run) == "bf16" and _sampling_precision(auto) == "bf16"
+    monkeypatch.setattr(P, "cpu_bf16_features", lambda: ())
+    assert _sampling_precision(auto) == "fp32"  # auto on an AVX2-only CPU
+    assert _sampling_precision(run) == "bf16"  # bf16 asked for explicitly
