@@ -25,6 +25,19 @@ def cache_root(*parts: str) -> Path:
     return root.joinpath(*parts)
 
 
+def package_dir(name: str, missing: str) -> Path:
+    """The folder of installed package ``name``, found without importing it (data-only wheels
+    whose code does not import on this stack); ``missing`` is the error when it is absent."""
+    import importlib.util
+
+    from multigen.domain import DomainError  # local, as in load_numpy below
+
+    spec = importlib.util.find_spec(name)
+    if spec is None or not spec.submodule_search_locations:
+        raise DomainError(missing)
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
 def atomic_save(path: str | Path, save: Callable[[str], object]) -> Path:
     """Call ``save(tmp_name)`` to write a temporary file beside ``path``, then rename it into
     place (for writers that want a file name: numpy, safetensors, PIL, soundfile)."""

@@ -14,7 +14,6 @@ HOMO/LUMO/gap in meV, energies in eV, μ in D, α in Bohr³, Cv in cal/(mol K).
 from __future__ import annotations
 
 import csv
-import importlib.util
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +22,7 @@ import numpy as np
 from rdkit import Chem
 
 from multigen.domain import DomainError
+from multigen.fileio import package_dir
 
 from .constants import HARTREE_EV, HARTREE_MEV
 from .mol import Molecule
@@ -56,13 +56,14 @@ _Z = {_PT.GetElementSymbol(z): z for z in range(1, 119)}
 
 def pack_dir() -> Path:
     """The installed wheel's data folder, found without importing ``qm9pack``."""
-    spec = importlib.util.find_spec("qm9pack")
-    if spec is None or not spec.submodule_search_locations:
-        raise DomainError(
+    folder = (
+        package_dir(
+            "qm9pack",
             "QM9 needs the qm9pack wheel: pip install 'multigen[qm9]' (or pip install qm9pack), "
-            "or give the raw QM9 folder (gdb9.sdf, gdb9.sdf.csv, uncharacterized.txt) as data.path"
+            "or give the raw QM9 folder (gdb9.sdf, gdb9.sdf.csv, uncharacterized.txt) as data.path",
         )
-    folder = Path(next(iter(spec.submodule_search_locations))) / "data"
+        / "data"
+    )
     check_pack_dir(folder)
     return folder
 

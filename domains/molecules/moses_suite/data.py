@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import csv
 import gzip
-import importlib.util
 from functools import cache
 from pathlib import Path
 
 from multigen.domain import DomainError
+from multigen.fileio import package_dir
 
 from .safe_pickle import load_object_npz
 
@@ -21,13 +21,11 @@ SPLITS = ("train", "test", "test_scaffolds")
 
 
 def moses_dir() -> Path:
-    spec = importlib.util.find_spec("moses")
-    if spec is None or not spec.submodule_search_locations:
-        raise DomainError(
-            "MOSES needs the molsets wheel's data: pip install --no-deps molsets "
-            "(its pinned dependencies do not install on this stack; none are needed)"
-        )
-    return Path(next(iter(spec.submodule_search_locations)))
+    return package_dir(
+        "moses",
+        "MOSES needs the molsets wheel's data: pip install --no-deps molsets "
+        "(its pinned dependencies do not install on this stack; none are needed)",
+    )
 
 
 def split_path(split: str) -> Path:
