@@ -20,6 +20,7 @@ Conventions every domain follows (see DESIGN.md §2-3):
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -179,14 +180,18 @@ class DataInfo(Mapping[str, Any]):
     def conditional(self) -> bool:
         return bool(self.num_classes or self.cond_dim)
 
+    @functools.cached_property
+    def _as_dict(self) -> dict[str, Any]:  # built once: domains read keys once per sample
+        return self.to_dict()
+
     def __getitem__(self, key: str) -> Any:
-        return self.to_dict()[key]
+        return self._as_dict[key]
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self.to_dict())
+        return iter(self._as_dict)
 
     def __len__(self) -> int:
-        return len(self.to_dict())
+        return len(self._as_dict)
 
 
 @dataclass
