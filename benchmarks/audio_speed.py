@@ -38,14 +38,14 @@ from torch import nn
 from torch.nn import functional as F
 
 from benchmarks.common import cpu_model
-from domains.audio import get_domain
-from domains.audio.networks.diffwave import DiffWave
-from domains.audio.networks.wavegan import WaveGANGenerator
 from multigen import api
 from multigen.config import load_config
 from multigen.generate import generate
 from multigen.methods import build_method, nfe
 from multigen.precision import cpu_bf16_features
+from multigen_domains.audio import get_domain
+from multigen_domains.audio.networks.diffwave import DiffWave
+from multigen_domains.audio.networks.wavegan import WaveGANGenerator
 
 ANCHOR_TRAIN_CLIPS_S = 1.75
 ANCHOR_SAMPLE_S = {50: 9.6, 6: 1.14}

@@ -21,7 +21,7 @@ from pathlib import Path
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from domains.images.unet import build_unet
+from multigen_domains.images.networks.unet import build_unet
 
 RESULTS = Path(__file__).resolve().parent / "results"
 INFO = {"shape": [1, 16, 16], "num_classes": 10, "cond_dim": 0, "sigma_data": 0.5}

@@ -18,9 +18,9 @@ import time
 import numpy as np
 
 from benchmarks.common import write_results
-from domains.molecules.moses_suite import metrics as M
-from domains.molecules.moses_suite import moses_metrics, moses_reference
-from domains.molecules.moses_suite.data import read_split, reference_stats
+from multigen_domains.molecules.moses_suite import metrics as M
+from multigen_domains.molecules.moses_suite import moses_metrics, moses_reference
+from multigen_domains.molecules.moses_suite.data import read_split, reference_stats
 
 # MOSES's published train row (Polykovskiy et al. 2020; ANCHORS.md)
 PUBLISHED = {

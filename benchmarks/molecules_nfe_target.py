@@ -26,8 +26,8 @@ import numpy as np
 import torch
 
 from benchmarks.common import write_results
-from domains.molecules.metrics.stability import stable_atoms
 from multigen import api
+from multigen_domains.molecules.metrics.stability import stable_atoms
 
 PLANS = [  # the 1000-step reference last, so a broken setup fails fast
     {"sampler": "ddpm", "steps": 50},

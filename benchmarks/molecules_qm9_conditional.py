@@ -17,14 +17,14 @@ import argparse
 import time
 
 from benchmarks.common import write_results
-from domains.molecules.conditional import (
+from multigen import api
+from multigen_domains.molecules.conditional import (
     EDM_PROPERTIES,
     EDM_TABLE3,
     generated_mae,
     reference_rows,
 )
-from domains.molecules.qm9 import qm9_molecules
-from multigen import api
+from multigen_domains.molecules.qm9 import qm9_molecules
 
 
 def main() -> None:

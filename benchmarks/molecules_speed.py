@@ -22,11 +22,11 @@ from pathlib import Path
 
 import torch
 
-from domains.molecules import get_domain
-from domains.molecules.nets.egnn import EGNNDenoiser
 from multigen.config import load_config
 from multigen.generate import generate
 from multigen.methods import build_method
+from multigen_domains.molecules import get_domain
+from multigen_domains.molecules.networks.egnn import EGNNDenoiser
 
 
 class EDMStyleEGNN(torch.nn.Module):

@@ -42,8 +42,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.common import write_results  # noqa: E402
-from domains.shapes import data, distances  # noqa: E402
 from multigen.metrics.nna import mmd_coverage, one_nna  # noqa: E402
+from multigen_domains.shapes import data, distances  # noqa: E402
 
 ANCHOR_EXACT_PAIR_S = 0.53  # ANCHORS.md: scipy Hungarian, two 2048-point clouds
 

@@ -30,9 +30,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.common import RESULTS, write_results  # noqa: E402
-from domains.shapes import data  # noqa: E402
 from multigen import api  # noqa: E402
 from multigen.diffusion.samplers import get_sampler  # noqa: E402
+from multigen_domains.shapes import data  # noqa: E402
 
 SAMPLERS = {
     "ddpm": ["ddpm", "ddim", "heun", "dpmpp_2m"],

@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.common import RESULTS, matmul_gflops, write_results  # noqa: E402
-from domains.shapes import networks  # noqa: E402
+from multigen_domains.shapes import networks  # noqa: E402
 
 DPM_TRAIN_CLOUDS_S = 9.4
 DPM_SAMPLE_S_PER_CLOUD = 1.8  # 100 steps

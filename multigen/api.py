@@ -20,7 +20,14 @@ import torch
 from pydantic import ValidationError
 from torch import nn
 
-from multigen.config import ConfigError, RunConfig, SampleConfig, _describe_error, load_config
+from multigen.config import (
+    CONFIG_DIR,
+    ConfigError,
+    RunConfig,
+    SampleConfig,
+    _describe_error,
+    load_config,
+)
 from multigen.domain import Batch, DataInfo, Domain, DomainError
 from multigen.fileio import atomic_write_text
 from multigen.generate import generate
@@ -32,8 +39,6 @@ from multigen.train import checkpoint as ckpt
 from multigen.train.batches import resolve_device
 from multigen.train.lock import run_lock
 from multigen.train.trainer import Trainer
-
-CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs"
 
 __all__ = [
     "train",

@@ -7,6 +7,7 @@ allowed values. ``--set a.b=c`` overrides are applied to the raw YAML before val
 from __future__ import annotations
 
 import math
+from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -16,6 +17,23 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 class ConfigError(ValueError):
     """A config that cannot be used; the message names the key and what is allowed."""
+
+
+# The shipped configs are package data (multigen/configs/, read through importlib.resources), so
+# they are found the same way from a checkout, an editable install and an installed wheel. pip
+# never installs a package zipped, so the resource folder is a real directory.
+CONFIG_DIR = Path(str(resources.files("multigen") / "configs"))
+
+
+def config_path(source: str | Path) -> Path:
+    """A user's config path as given; failing that, ``configs/<domain>/<name>.yaml`` names the
+    shipped copy, so the README's commands also work outside the repository."""
+    path = Path(source)
+    if path.is_file() or path.is_absolute():
+        return path
+    parts = path.parts[1:] if path.parts[:1] == ("configs",) else path.parts
+    shipped = CONFIG_DIR.joinpath(*parts) if parts else CONFIG_DIR
+    return shipped if shipped.is_file() else path
 
 
 class Section(BaseModel):
@@ -223,9 +241,11 @@ def load_config(
     if isinstance(source, dict):
         raw, name = dict(source), "<config>"
     else:
-        path = Path(source)
+        path = config_path(source)
         if not path.is_file():
-            raise ConfigError(f"config file not found: {path}")
+            raise ConfigError(
+                f"config file not found: {path} (shipped configs live in {CONFIG_DIR})"
+            )
         try:
             raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
         except yaml.YAMLError as exc:

@@ -8,16 +8,17 @@ from typing import Any
 
 import torch
 
-from domains.audio import datasets as D
-from domains.audio import samples as S
-from domains.audio.metrics.classifier import classifier_scores, train_classifier
-from domains.audio.metrics.mel import fd_mel
-from domains.audio.metrics.spectral import MIN_SPECTRAL_LENGTH, lsd, mr_stft
-from domains.audio.networks import network_specs
-from domains.audio.notes import prepare as prepare_notes
-from domains.audio.schedules import diffwave_fast_sigmas
-from domains.audio.spoken_digits import prepare as prepare_spoken_digits
 from multigen.domain import Batch, DatasetSpec, Domain, DomainError, unwrap_dataset
+
+from . import data as D
+from . import samples as S
+from .metrics.classifier import classifier_scores, train_classifier
+from .metrics.mel import fd_mel
+from .metrics.spectral import MIN_SPECTRAL_LENGTH, lsd, mr_stft
+from .networks import network_specs
+from .notes import prepare as prepare_notes
+from .schedules import diffwave_fast_sigmas
+from .spoken_digits import prepare as prepare_spoken_digits
 
 
 def dataset_specs() -> dict[str, DatasetSpec]:
@@ -155,7 +156,7 @@ class AudioDomain(Domain):
                     f"clip lengths differ: samples {t_gen} vs reference {t_ref} samples; "
                     "set eval option fit_length: true to crop/zero-pad the samples"
                 )
-            from domains.audio.audio_io import fit_length
+            from .io import fit_length
 
             gen = replace(gen, waves=fit_length(gen.waves, t_ref))
         if len(gen) < 2 or len(ref) < 2:

@@ -22,8 +22,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from domains.audio.audio_io import read_audio, resample, write_wav
 from multigen.domain import DomainError
+
+from .io import read_audio, resample, write_wav
 
 INSTALL_HINT = (
     "install it with `apt-get install fluidsynth fluid-soundfont-gm` (Debian/Ubuntu; "
@@ -98,7 +99,7 @@ def prepare(
 ) -> Path:
     """Render the set under ``out_dir`` (default ``$MULTIGEN_CACHE/data/notes``, i.e.
     ``~/.cache/multigen/data/notes``); returns it. Re-running overwrites the files."""
-    from domains.audio.datasets import default_data_dir
+    from .data import default_data_dir
 
     exe, sf = find_tools(soundfont)
     out_dir = Path(out_dir) if out_dir is not None else default_data_dir() / "notes"

@@ -12,8 +12,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from domains.audio.audio_io import list_audio_files, read_audio, write_wav
 from multigen.domain import DomainError
+
+from .io import list_audio_files, read_audio, write_wav
 
 DIGITS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 

@@ -20,9 +20,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from domains.audio.audio_io import read_audio, resample, write_wav
-from domains.audio.samples import DIGITS
 from multigen.domain import DomainError
+
+from .io import read_audio, resample, write_wav
+from .samples import DIGITS
 
 ACCENTS = ("en-us", "en-gb", "en-gb-scotland", "en-gb-x-rp", "en-gb-x-gbclan",
            "en-gb-x-gbcwmd", "en-029")  # fmt: skip
@@ -104,7 +105,7 @@ def prepare(
     """Write the set under ``out_dir`` (default: where the ``spoken-digits`` data set looks,
     ``$MULTIGEN_CACHE/data/spoken-digits``, i.e. ``~/.cache/multigen/data/spoken-digits``);
     returns it. Re-running overwrites the files."""
-    from domains.audio.datasets import default_data_dir
+    from .data import default_data_dir
 
     exe = espeak_binary()
     out_dir = Path(out_dir) if out_dir is not None else default_data_dir() / "spoken-digits"

@@ -14,10 +14,10 @@ from torch import Tensor
 from multigen.domain import Batch, DatasetSpec, Domain, DomainError, NetworkSpec, unwrap_dataset
 
 from . import data
-from .dcgan import build_discriminator, build_generator
 from .io import IMAGE_SUFFIXES, export_images
 from .metrics import ImageSet, as_images, check_reference, evaluate_images
-from .unet import build_unet
+from .networks.dcgan import build_discriminator, build_generator
+from .networks.unet import build_unet
 
 log = logging.getLogger(__name__)
 

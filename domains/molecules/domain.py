@@ -36,7 +36,7 @@ _PT = Chem.GetPeriodicTable()
 
 
 def _networks() -> dict[str, NetworkSpec]:
-    from .nets import registry
+    from .networks import registry
 
     return registry()
 

@@ -17,7 +17,7 @@ from safetensors.torch import load_model, save_model
 from .conformers import cache_dir
 from .data import MoleculeDataset
 from .mol import Molecule
-from .nets.egnn import EGNNReadout
+from .networks.egnn import EGNNReadout
 from .state import encode, pad
 
 

@@ -19,7 +19,7 @@ import torch
 from multigen.domain import DomainError
 from multigen.fileio import atomic_save, cache_root
 
-from . import meshes, normalize, pointfiles, procedural
+from . import io, meshes, normalize, procedural
 
 # PointFlow's category names for the ShapeNetCore.v2 synsets it uses most.
 SYNSETS = {
@@ -346,14 +346,14 @@ def pointcloud_folder(
     """Point clouds (PLY/XYZ/TXT/PTS/NPY/NPZ), classes from sub-folders."""
 
     def read(f: Path, total: int, file_seed: int) -> np.ndarray:
-        pts = pointfiles.read_points(f)
-        return pointfiles.resample(pts, total, np.random.default_rng([seed, file_seed]))
+        pts = io.read_points(f)
+        return io.resample(pts, total, np.random.default_rng([seed, file_seed]))
 
     return _load_folder(
         Path(path),
         split,
         read,
-        pointfiles.POINT_SUFFIXES,
+        io.POINT_SUFFIXES,
         n_points=n_points,
         oversample=oversample,
         normalization=normalization,
@@ -407,7 +407,7 @@ def pc15k(
         files = sorted(folder.glob("*.npy"))[:max_shapes]
         for f in files:
             try:
-                pts = pointfiles.read_points(f)
+                pts = io.read_points(f)
                 if len(pts) < n_points:
                     raise DomainError(f"{f}: {len(pts)} points, fewer than n_points={n_points}")
             except DomainError as err:

@@ -12,7 +12,7 @@ import torch
 from multigen.domain import Batch, DatasetSpec, Domain, DomainError, NetworkSpec, unwrap_dataset
 from multigen.fileio import load_numpy
 
-from . import data, meshes, metrics, networks, normalize, pointfiles, reconstruct, render
+from . import data, io, meshes, metrics, networks, normalize, reconstruct, render
 
 
 @dataclass
@@ -127,7 +127,7 @@ class ShapesDomain(Domain):
         clouds = out_dir / "clouds"
         clouds.mkdir(exist_ok=True)
         for i, pts in enumerate(samples.points):
-            files.append(pointfiles.write_ply(clouds / f"cloud_{i:04d}.ply", pts))
+            files.append(io.write_ply(clouds / f"cloud_{i:04d}.ply", pts))
         files.append(render.render_grid(samples.points[: self.grid_size], out_dir / "grid.png"))
         mesh_dir = out_dir / "meshes"
         mesh_dir.mkdir(exist_ok=True)
@@ -159,18 +159,18 @@ class ShapesDomain(Domain):
         for f in files:
             try:
                 suffix = f.suffix.lower()
-                if suffix in pointfiles.POINT_SUFFIXES and suffix != ".ply":
-                    pts = pointfiles.read_points(f)
+                if suffix in io.POINT_SUFFIXES and suffix != ".ply":
+                    pts = io.read_points(f)
                 elif suffix == ".ply" and _ply_has_faces(f):
                     pts = meshes.sample_surface(meshes.load_mesh(f), n_points, seed=0)
                 elif suffix == ".ply":
-                    pts = pointfiles.read_points(f)
+                    pts = io.read_points(f)
                 elif suffix in meshes.MESH_SUFFIXES:
                     pts = meshes.sample_surface(meshes.load_mesh(f), n_points, seed=0)
                 else:
                     raise DomainError(
                         f"{f}: unsupported format {suffix!r}; use point clouds "
-                        f"{sorted(pointfiles.POINT_SUFFIXES)} or meshes "
+                        f"{sorted(io.POINT_SUFFIXES)} or meshes "
                         f"{sorted(meshes.MESH_SUFFIXES)}"
                     )
             except DomainError as err:

@@ -12,7 +12,7 @@ import torch
 from multigen.domain import Batch, DatasetSpec, Domain, DomainError, NetworkSpec, unwrap_dataset
 
 from . import metrics
-from .datasets import (
+from .data import (
     GENERATORS,
     Mixture,
     ToyDataset,

@@ -29,7 +29,7 @@ from scipy.special import logsumexp
 
 from multigen.metrics.distributions import energy_distance, sliced_wasserstein
 
-from .datasets import Mixture
+from .data import Mixture
 
 
 def mixture_log_density(points: np.ndarray, mixture: Mixture) -> np.ndarray:

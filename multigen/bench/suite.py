@@ -16,15 +16,13 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from multigen.config import ConfigError, RunConfig, load_config
+from multigen.config import CONFIG_DIR, ConfigError, RunConfig, config_path, load_config
 from multigen.domain import DomainError
 from multigen.fileio import plain_name
 from multigen.methods import METHODS
 
 from .variants import BUILTIN, Variant, make_variant
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-CONFIG_DIR = REPO_ROOT / "configs"
 SUITE_DIR = CONFIG_DIR / "bench"
 
 
@@ -40,7 +38,9 @@ class Quality(_Section):
 
 
 class MethodEntry(_Section):
-    config: str = Field(description="base run config, relative to the repository root")
+    config: str = Field(
+        description="base run config: a path, or configs/<domain>/<name>.yaml for a shipped one"
+    )
     set: list[str] = Field(default_factory=list, description="KEY=VALUE overrides")
     method: dict[str, Any] | None = Field(
         None, description="replaces the config's whole method section (e.g. {name: edm})"
@@ -161,10 +161,8 @@ def available_suites() -> list[str]:
 
 
 def resolve_path(path: str) -> Path:
-    p = Path(path)
-    if p.is_absolute() or p.exists():
-        return p
-    return REPO_ROOT / p
+    """A suite's config reference: a path as given, else the shipped ``configs/...`` copy."""
+    return config_path(path)
 
 
 def suite_path(name: str) -> Path:

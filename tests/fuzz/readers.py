@@ -113,7 +113,7 @@ def _qm9_seed() -> bytes:
     """One part of a valid four-molecule qm9pack folder (the tests' own fixture writer)."""
     import tempfile
 
-    from domains.molecules.qm9_pack import PACK_PARTS
+    from multigen_domains.molecules.qm9_pack import PACK_PARTS
     from tests.domains.molecules.test_mol_qm9pack import write_pack
 
     with tempfile.TemporaryDirectory() as d:
@@ -123,7 +123,7 @@ def _qm9_seed() -> bytes:
 def _qm9(path: Path) -> Any:
     """The mutated CSV as part 2 of an otherwise valid qm9pack folder, read as `data prepare
     qm9` / a `qm9` dataset with data.path does."""
-    from domains.molecules.qm9_pack import PACK_PARTS, read_pack
+    from multigen_domains.molecules.qm9_pack import PACK_PARTS, read_pack
     from tests.domains.molecules.test_mol_qm9pack import write_pack
 
     folder = write_pack(path.parent / "pack", n=4)

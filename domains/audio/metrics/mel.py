@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import torch
 
-from domains.audio.samples import log_mel
 from multigen.metrics.frechet import frechet_distance_features
+
+from ..samples import log_mel
 
 
 def mel_frames(waves: torch.Tensor, sample_rate: int, n_mels: int = 64) -> torch.Tensor:

@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 import soundfile as sf
+import torch
 
 from multigen import api
 from multigen.config import load_config
@@ -57,7 +58,9 @@ def test_flow_train_sample_evaluate(tmp_path: Path):
     assert len(wavs) == 3 and (tmp_path / "s" / "spectrograms.png").is_file()
     assert sf.info(wavs[0]).samplerate == 8000 and res.samples.waves.shape == (3, 512)
     again = api.sample(run, n=1, sampler="dpmpp_2m", steps=2, seed=0)
-    assert (again.samples.waves[0] == res.samples.waves[0]).all()  # batch-size invariant
+    # Batch-size invariant noise: per-sample streams give the same clip alone as in a batch. Not
+    # bit-exact: oneDNN picks conv kernels by batch size (1 ulp-level differences on some CPUs).
+    torch.testing.assert_close(again.samples.waves[0], res.samples.waves[0], rtol=0, atol=1e-6)
     scores = api.evaluate("audio", tmp_path / "s", run / "samples", classifier=False)
     assert scores["fd_mel"] >= 0 and scores["n_samples"] == 3
 

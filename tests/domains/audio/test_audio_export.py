@@ -5,9 +5,9 @@ import pytest
 import soundfile as sf
 import torch
 
-from domains.audio import get_domain
-from domains.audio.samples import AudioSamples
 from multigen.domain import Batch, DomainError
+from multigen_domains.audio import get_domain
+from multigen_domains.audio.samples import AudioSamples
 
 
 def test_decode_export_load_roundtrip(tmp_path: Path):

@@ -5,9 +5,9 @@ import pytest
 import soundfile as sf
 import torch
 
-from domains.audio import datasets as D
-from domains.audio.audio_io import fit_length, load_clip, normalise, read_audio, resample
 from multigen.domain import DomainError
+from multigen_domains.audio import data as D
+from multigen_domains.audio.io import fit_length, load_clip, normalise, read_audio, resample
 from tests.domains.audio.conftest import tone
 
 

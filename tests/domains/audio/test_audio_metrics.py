@@ -4,12 +4,12 @@ import numpy as np
 import pytest
 import torch
 
-from domains.audio import get_domain
-from domains.audio.metrics.classifier import AudioClassifier, classifier_scores
-from domains.audio.metrics.mel import fd_mel
-from domains.audio.metrics.spectral import lsd, mr_stft
-from domains.audio.samples import AudioSamples
 from multigen.domain import DomainError
+from multigen_domains.audio import get_domain
+from multigen_domains.audio.metrics.classifier import AudioClassifier, classifier_scores
+from multigen_domains.audio.metrics.mel import fd_mel
+from multigen_domains.audio.metrics.spectral import lsd, mr_stft
+from multigen_domains.audio.samples import AudioSamples
 from tests.domains.audio.conftest import tone
 
 

@@ -4,11 +4,11 @@ import pytest
 import torch
 from torch.nn import functional as F
 
-from domains.audio import get_domain
-from domains.audio.networks.diffwave import DiffWave
-from domains.audio.networks.hifigan import HiFiGANDiscriminator
-from domains.audio.networks.unet1d import UNet1D
-from domains.audio.networks.wavegan import (
+from multigen_domains.audio import get_domain
+from multigen_domains.audio.networks.diffwave import DiffWave
+from multigen_domains.audio.networks.hifigan import HiFiGANDiscriminator
+from multigen_domains.audio.networks.unet1d import UNet1D
+from multigen_domains.audio.networks.wavegan import (
     WaveGANDiscriminator,
     WaveGANGenerator,
     phase_shuffle,
@@ -131,7 +131,7 @@ def test_builders_read_info():
 def test_phase_shuffle_under_bf16_autocast():
     import torch
 
-    from domains.audio.networks.wavegan import phase_shuffle
+    from multigen_domains.audio.networks.wavegan import phase_shuffle
 
     x = torch.randn(4, 8, 64, dtype=torch.bfloat16)
     with torch.autocast("cpu", dtype=torch.bfloat16):

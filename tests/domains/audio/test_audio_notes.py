@@ -3,8 +3,8 @@ from pathlib import Path
 
 import pytest
 
-from domains.audio import notes as N
 from multigen.domain import DomainError
+from multigen_domains.audio import notes as N
 
 
 def test_note_midi_is_a_valid_one_note_file():
@@ -31,7 +31,7 @@ def test_prepare_renders_notes(tmp_path: Path):
         N.find_tools()
     except DomainError:
         pytest.skip("no GM soundfont installed")
-    from domains.audio.datasets import notes
+    from multigen_domains.audio.data import notes
 
     fams = {"organ": (16,), "flute": (73,)}
     out = N.prepare(tmp_path, pitches=(60,), velocities=(100,), length=8000, families=fams)

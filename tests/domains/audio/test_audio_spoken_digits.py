@@ -3,9 +3,9 @@ from pathlib import Path
 
 import pytest
 
-from domains.audio import datasets as D
-from domains.audio import spoken_digits as SD
 from multigen.domain import DomainError
+from multigen_domains.audio import data as D
+from multigen_domains.audio import spoken_digits as SD
 
 
 def test_missing_espeak_says_what_to_install(monkeypatch, tmp_path: Path):
@@ -15,7 +15,7 @@ def test_missing_espeak_says_what_to_install(monkeypatch, tmp_path: Path):
 
 
 def test_diffwave_fast_schedule_sigmas():
-    from domains.audio.schedules import diffwave_fast_sigmas
+    from multigen_domains.audio.schedules import diffwave_fast_sigmas
 
     s = diffwave_fast_sigmas()
     assert len(s) == 7 and s[-1] == 0 and bool((s[:-1] > s[1:]).all())

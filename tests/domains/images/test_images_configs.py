@@ -5,8 +5,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from domains.images import get_domain
 from multigen.config import load_config
+from multigen_domains.images import get_domain
 
 CONFIGS = sorted((Path(__file__).resolve().parents[3] / "configs" / "images").glob("*.yaml"))
 

@@ -2,9 +2,9 @@ import numpy as np
 import pytest
 import torch
 
-from domains.images import get_domain
-from domains.images.data import digits_split_indices, load_folder_dataset
 from multigen.domain import Batch, DomainError
+from multigen_domains.images import get_domain
+from multigen_domains.images.data import digits_split_indices, load_folder_dataset
 
 
 @pytest.fixture(scope="module")

@@ -2,12 +2,12 @@ import numpy as np
 import pytest
 import torch
 
-from domains.images import get_domain
-from domains.images.features import feature_network, features_and_probs
-from domains.images.inception import InceptionV3, inception_outputs, load_inception
-from domains.images.metrics import ImageSet
 from multigen.domain import DomainError
 from multigen.metrics import accuracy
+from multigen_domains.images import get_domain
+from multigen_domains.images.features import feature_network, features_and_probs
+from multigen_domains.images.inception import InceptionV3, inception_outputs, load_inception
+from multigen_domains.images.metrics import ImageSet
 
 STEPS = 100  # a quick feature CNN; the default (more steps) is exercised by the slow test
 
@@ -79,7 +79,7 @@ def test_feature_network_is_cached_and_reproducible(ref, opts, tmp_path):
     a = feature_network("digitcnn", ref.images, ref.labels, 10, steps=20, cache_dir=str(tmp_path))
     files = list((tmp_path / "classifiers").glob("*.safetensors"))
     assert len(files) == 1 and "digitcnn" in files[0].name
-    from domains.images import features
+    from multigen_domains.images import features
 
     features._MEMO.clear()  # force a reload from the file
     b = feature_network("digitcnn", ref.images, ref.labels, 10, steps=20, cache_dir=str(tmp_path))

@@ -1,9 +1,9 @@
 import pytest
 import torch
 
-from domains.images import get_domain
 from multigen.domain import Batch, DomainError
 from multigen.nn import Generator
+from multigen_domains.images import get_domain
 
 INFO16 = {"shape": [1, 16, 16], "num_classes": 10, "cond_dim": 0, "sigma_data": 0.5}
 INFO32 = {"shape": [3, 32, 32], "num_classes": 0, "cond_dim": 0, "sigma_data": 0.5}

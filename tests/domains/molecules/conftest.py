@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from domains.molecules.mol import Molecule
+from multigen_domains.molecules.mol import Molecule
 
 
 def tetra(center: np.ndarray, length: float) -> np.ndarray:

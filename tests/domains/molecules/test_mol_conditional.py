@@ -8,17 +8,17 @@ import math
 import numpy as np
 import pytest
 
-from domains.molecules import qm9_pack
-from domains.molecules.conditional import (
+from multigen.domain import DomainError
+from multigen_domains.molecules import qm9_pack
+from multigen_domains.molecules.conditional import (
     EDM_PROPERTIES,
     count_baseline,
     generated_mae,
     reference_rows,
 )
-from domains.molecules.data import qm9_dataset
-from domains.molecules.mol import Molecule
-from domains.molecules.qm9 import qm9_molecules, qm9_split_indices
-from multigen.domain import DomainError
+from multigen_domains.molecules.data import qm9_dataset
+from multigen_domains.molecules.mol import Molecule
+from multigen_domains.molecules.qm9 import qm9_molecules, qm9_split_indices
 
 from .test_mol_qm9pack import write_pack
 

@@ -10,13 +10,18 @@ import torch
 from rdkit import Chem
 from rdkit.Chem import AllChem
 
-from domains.molecules import get_domain
-from domains.molecules.constants import QM9_PROPERTIES
-from domains.molecules.data import embedded_dataset, sdf_dataset, smiles_dataset, xyz_dataset
-from domains.molecules.io import SkipLog, read_sdf, read_xyz, write_sdf, write_xyz
-from domains.molecules.qm9 import load_qm9, qm9_split_indices
-from domains.molecules.state import count_mask, decode, encode, project, sample_counts
 from multigen.domain import DomainError
+from multigen_domains.molecules import get_domain
+from multigen_domains.molecules.constants import QM9_PROPERTIES
+from multigen_domains.molecules.data import (
+    embedded_dataset,
+    sdf_dataset,
+    smiles_dataset,
+    xyz_dataset,
+)
+from multigen_domains.molecules.io import SkipLog, read_sdf, read_xyz, write_sdf, write_xyz
+from multigen_domains.molecules.qm9 import load_qm9, qm9_split_indices
+from multigen_domains.molecules.state import count_mask, decode, encode, project, sample_counts
 
 SMILES = ["CCO", "CC(=O)O", "c1ccccc1", "CN", "OC=O", "C#N", "CCF", "NCC(=O)O", "C1CC1", "CC=O"]
 

@@ -104,9 +104,9 @@ def test_demo_fast_config(tmp_path):
 
 
 def test_qm9_gpu_config_builds_edm_sized_egnn_on_cpu():
-    from domains.molecules import get_domain
     from multigen.config import load_config
     from multigen.methods import build_method
+    from multigen_domains.molecules import get_domain
 
     cfg = load_config("configs/molecules/edm_qm9.yaml")
     info = {"shape": [29, 9], "atom_types": ["H", "C", "N", "O", "F"], "num_classes": 0}

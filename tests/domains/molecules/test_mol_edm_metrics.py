@@ -6,10 +6,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from domains.molecules.bonds import infer_bonds
-from domains.molecules.evaluate import ReferenceStats, evaluate_molecules
-from domains.molecules.metrics.chem import edm_smiles, to_smiles, validity_metrics
-from domains.molecules.mol import Molecule
+from multigen_domains.molecules.bonds import infer_bonds
+from multigen_domains.molecules.evaluate import ReferenceStats, evaluate_molecules
+from multigen_domains.molecules.metrics.chem import edm_smiles, to_smiles, validity_metrics
+from multigen_domains.molecules.mol import Molecule
 
 METHANE_H = "[H]C([H])([H])[H]"
 

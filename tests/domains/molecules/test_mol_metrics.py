@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 import torch
 
-from domains.molecules.bonds import bond_order_matrix, infer_bonds
-from domains.molecules.evaluate import ReferenceStats, evaluate_molecules
-from domains.molecules.metrics.chem import n_fragments, to_smiles, validity_metrics
-from domains.molecules.metrics.geometry import bond_angles, mmff_strain, total_variation
-from domains.molecules.metrics.stability import stability, stable_atoms
-from domains.molecules.mol import Molecule
+from multigen_domains.molecules.bonds import bond_order_matrix, infer_bonds
+from multigen_domains.molecules.evaluate import ReferenceStats, evaluate_molecules
+from multigen_domains.molecules.metrics.chem import n_fragments, to_smiles, validity_metrics
+from multigen_domains.molecules.metrics.geometry import bond_angles, mmff_strain, total_variation
+from multigen_domains.molecules.metrics.stability import stability, stable_atoms
+from multigen_domains.molecules.mol import Molecule
 
 
 def test_bond_order_cutoffs_follow_edm_table():
@@ -109,8 +109,8 @@ def test_reference_against_itself_has_zero_distances(methane, water, ethene):
 def test_property_predictor_mae_is_cached_and_scores_targets(
     tmp_path, monkeypatch, methane, water, ethene
 ):
-    from domains.molecules.data import MoleculeDataset
-    from domains.molecules.properties import property_mae, train_predictor
+    from multigen_domains.molecules.data import MoleculeDataset
+    from multigen_domains.molecules.properties import property_mae, train_predictor
 
     monkeypatch.setenv("MULTIGEN_CACHE", str(tmp_path))
     mols = []

@@ -11,11 +11,15 @@ import numpy as np
 import pytest
 from rdkit import Chem
 
-from domains.molecules import get_domain
-from domains.molecules.moses_suite import MosesReference, moses_metrics, reference_from_smiles
-from domains.molecules.moses_suite import metrics as M
-from domains.molecules.moses_suite.safe_pickle import load_object_npz
 from multigen.domain import DomainError
+from multigen_domains.molecules import get_domain
+from multigen_domains.molecules.moses_suite import (
+    MosesReference,
+    moses_metrics,
+    reference_from_smiles,
+)
+from multigen_domains.molecules.moses_suite import metrics as M
+from multigen_domains.molecules.moses_suite.safe_pickle import load_object_npz
 
 A = np.array([[1, 1, 0, 0]], dtype=np.uint8)
 B = np.array([[1, 0, 1, 0]], dtype=np.uint8)
@@ -144,7 +148,7 @@ def test_statistics_reader_refuses_code(tmp_path):
 def test_wheel_statistics_match_our_definitions():
     if importlib.util.find_spec("moses") is None:
         pytest.skip("molsets not installed (pip install --no-deps molsets)")
-    from domains.molecules.moses_suite.data import read_split, reference_stats
+    from multigen_domains.molecules.moses_suite.data import read_split, reference_stats
 
     test = read_split("test")
     stats = reference_stats("test")

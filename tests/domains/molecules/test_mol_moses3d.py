@@ -8,10 +8,10 @@ import json
 
 import pytest
 
-from domains.molecules import get_domain, moses3d
-from domains.molecules.data import moses3d_dataset
-from domains.molecules.moses_suite import data as moses_data
 from multigen.domain import DomainError
+from multigen_domains.molecules import get_domain, moses3d
+from multigen_domains.molecules.data import moses3d_dataset
+from multigen_domains.molecules.moses_suite import data as moses_data
 
 TRAIN = ["CCO", "c1ccccc1Cl", "CC(=O)Nc1ccccc1", "C1CC", "CSc1ccc(Br)cc1", "OC(=O)CCN", "CCCF"]
 TRAIN += ["CN1CCNCC1", "c1ccncc1", "CC(C)O"]

@@ -10,11 +10,11 @@ from __future__ import annotations
 import pytest
 import torch
 
-from domains.molecules.align import align_batch, kabsch
-from domains.molecules.nets.e3nn_net import E3NNDenoiser
-from domains.molecules.nets.egnn import EGNNDenoiser, EGNNReadout
-from domains.molecules.nets.gan import EGNNGenerator
-from domains.molecules.state import project
+from multigen_domains.molecules.align import align_batch, kabsch
+from multigen_domains.molecules.networks.e3nn_net import E3NNDenoiser
+from multigen_domains.molecules.networks.egnn import EGNNDenoiser, EGNNReadout
+from multigen_domains.molecules.networks.gan import EGNNGenerator
+from multigen_domains.molecules.state import project
 
 TOL = 1e-9
 INFO = {"shape": [10, 9], "atom_types": ["H", "C", "N", "O", "F"], "num_classes": 0, "cond_dim": 0}

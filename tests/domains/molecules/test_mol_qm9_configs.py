@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from domains.molecules import get_domain, qm9_pack
 from multigen.config import load_config
 from multigen.methods import build_method
+from multigen_domains.molecules import get_domain, qm9_pack
 
 from .test_mol_qm9pack import write_pack
 

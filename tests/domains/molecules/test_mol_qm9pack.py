@@ -15,13 +15,13 @@ import pytest
 from rdkit import Chem
 from rdkit.Chem import AllChem
 
-from domains.molecules import get_domain, qm9_pack
-from domains.molecules.constants import HARTREE_EV, HARTREE_MEV
-from domains.molecules.data import qm9_dataset
-from domains.molecules.qm9 import qm9_molecules, qm9_split_indices
-from domains.molecules.qm9_cache import cache_path, load_table
-from domains.molecules.qm9_pack import PACK_COLUMNS, PACK_PARTS, POLAR_FILE, read_pack
 from multigen.domain import DomainError
+from multigen_domains.molecules import get_domain, qm9_pack
+from multigen_domains.molecules.constants import HARTREE_EV, HARTREE_MEV
+from multigen_domains.molecules.data import qm9_dataset
+from multigen_domains.molecules.qm9 import qm9_molecules, qm9_split_indices
+from multigen_domains.molecules.qm9_cache import cache_path, load_table
+from multigen_domains.molecules.qm9_pack import PACK_COLUMNS, PACK_PARTS, POLAR_FILE, read_pack
 
 SMILES = ["C", "N", "O", "C#C", "C#N", "C=O", "CO", "CC", "CCO", "CC=O", "NC=O", "OC=O"]
 
@@ -112,7 +112,7 @@ def test_cache_hit_truncated_and_stale(pack, monkeypatch, capsys):
     def boom(*a, **k):
         raise AssertionError("parsed again")
 
-    from domains.molecules import qm9_cache
+    from multigen_domains.molecules import qm9_cache
 
     monkeypatch.setattr(qm9_cache, "_MEMO", {})
     monkeypatch.setattr(qm9_cache, "read_pack", boom)

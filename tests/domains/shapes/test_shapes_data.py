@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 import trimesh
 
-from domains.shapes import data, meshes, normalize, pointfiles, procedural
 from multigen.domain import DomainError
+from multigen_domains.shapes import data, io, meshes, normalize, procedural
 
 
 def test_embedded_is_deterministic_cached_and_split(cache):
@@ -120,14 +120,14 @@ def test_pointcloud_folder_formats(tmp_path, sphere_points):
     folder.mkdir(parents=True)
     np.save(folder / "a.npy", sphere_points)
     np.savetxt(folder / "b.xyz", sphere_points * 2)
-    pointfiles.write_ply(folder / "c.ply", sphere_points * 3)
+    io.write_ply(folder / "c.ply", sphere_points * 3)
     np.save(folder / "bad.npy", np.full((10, 3), np.nan))
     (folder / "d.obj").write_text("v 0 0 0\n")
     ds = data.pointcloud_folder(tmp_path / "pcs", "train", n_points=256, test_fraction=0.0)
     assert len(ds) == 3 and len(ds.skipped) == 2
     radii = sorted(np.linalg.norm(ds.points[i], axis=1).mean() for i in range(3))
     np.testing.assert_allclose(radii, [1, 2, 3], rtol=1e-5)
-    assert np.allclose(pointfiles.read_points(folder / "c.ply"), sphere_points * 3)
+    assert np.allclose(io.read_points(folder / "c.ply"), sphere_points * 3)
 
 
 def test_pc15k_layout(tmp_path):

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import torch
 
-from domains.shapes import distances
+from multigen_domains.shapes import distances
 
 
 def test_chamfer_by_hand():

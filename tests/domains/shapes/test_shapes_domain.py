@@ -3,9 +3,9 @@ import pytest
 import torch
 import trimesh
 
-from domains.shapes import ShapeSamples, get_domain
-from domains.shapes.pointfiles import write_ply
 from multigen.domain import Batch, DomainError
+from multigen_domains.shapes import ShapeSamples, get_domain
+from multigen_domains.shapes.io import write_ply
 
 
 def test_describe_decode_undoes_global_normalisation(cache):

@@ -71,7 +71,7 @@ def test_pc15k_gpu_config_loads_on_cpu():
 
     cfg = load_config("configs/shapes/shapenet_pc15k_gpu.yaml")
     assert cfg.data.params["n_points"] == 2048 and cfg.model.name == "pointnet"
-    from domains.shapes import get_domain
+    from multigen_domains.shapes import get_domain
 
     dom = get_domain()
     info = {"shape": [2048, 3], "num_classes": 0, "cond_dim": 0}

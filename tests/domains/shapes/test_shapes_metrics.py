@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from domains.shapes import classifier, metrics
+from multigen_domains.shapes import classifier, metrics
 
 
 def _point(*xyz):
@@ -49,7 +49,7 @@ def test_grid_matches_pointflow():
 
 
 def test_fpd_is_reproducible_and_separates(cache):
-    from domains.shapes import data
+    from multigen_domains.shapes import data
 
     ds = data.embedded(None, "test", n_test=6, n_points=512, normalization="none")
     chairs, mugs = ds.points[ds.labels == 0], ds.points[ds.labels == 4]

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from domains.shapes import networks
+from multigen_domains.shapes import networks
 
 INFO = {"shape": [64, 3], "num_classes": 3, "cond_dim": 0, "sigma_data": 0.5}
 

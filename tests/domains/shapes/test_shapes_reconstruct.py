@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import trimesh
 
-from domains.shapes import reconstruct
+from multigen_domains.shapes import reconstruct
 
 
 def test_sphere_points_give_a_watertight_mesh(sphere_points, tmp_path):

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from domains.toy import get_domain
+from multigen_domains.toy import get_domain
 
 
 @pytest.fixture(scope="session")

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from domains.toy import ToyReference
 from multigen.domain import Batch, DomainError
+from multigen_domains.toy import ToyReference
 
 
 def test_describe_is_json_and_decode_inverts_the_normaliser(toy):

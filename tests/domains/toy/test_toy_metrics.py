@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from scipy.stats import multivariate_normal
 
-from domains.toy.datasets import Mixture, generate
-from domains.toy.metrics import evaluate_points, mixture_log_density, mode_metrics
 from multigen.domain import DomainError
+from multigen_domains.toy.data import Mixture, generate
+from multigen_domains.toy.metrics import evaluate_points, mixture_log_density, mode_metrics
 
 
 def ring() -> Mixture:

@@ -17,11 +17,12 @@ from typing import Any
 import torch
 from torch.utils.data import Dataset
 
-from domains.audio.audio_io import list_audio_files, load_clip
-from domains.audio.procedural import CLASSES, make_embedded
-from domains.audio.samples import DIGITS
 from multigen.domain import DomainError
 from multigen.fileio import cache_root
+
+from .io import list_audio_files, load_clip
+from .procedural import CLASSES, make_embedded
+from .samples import DIGITS
 
 SPLITS = ("train", "valid", "test")
 _SPLIT_ALIASES = {"val": "valid", "validation": "valid", "testing": "test", "training": "train"}

@@ -4,9 +4,9 @@ import pytest
 import soundfile as sf
 import torch
 
-from domains.audio import datasets as D
-from domains.audio import get_domain
 from multigen.domain import DomainError
+from multigen_domains.audio import data as D
+from multigen_domains.audio import get_domain
 from tests.domains.audio.conftest import tone
 
 

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from domains.toy.datasets import generate, load_file
 from multigen.domain import DomainError
+from multigen_domains.toy.data import generate, load_file
 
 BUILTIN = ["eight_gaussians", "grid25", "two_moons", "swiss_roll", "checkerboard"]
 

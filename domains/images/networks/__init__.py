@@ -1,0 +1,1 @@
+"""Image networks: the U-Net denoiser and the DCGAN generator/discriminator pair."""
