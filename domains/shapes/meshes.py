@@ -96,15 +96,27 @@ def validate_mesh(
             )
         mesh = trimesh.Trimesh(vertices, mesh.faces[~degenerate], process=False)
     if check_manifold:
-        # An edge shared by more than two faces cannot bound a surface.
-        edges = np.sort(mesh.faces[:, [0, 1, 1, 2, 2, 0]].reshape(-1, 2), axis=1)
-        _, counts = np.unique(edges, axis=0, return_counts=True)
-        if (counts > 2).any():
+        shared = overshared_edges(mesh)
+        if shared:
             raise DomainError(
-                f"{name}: non-manifold mesh ({int((counts > 2).sum())} edges shared by more than "
-                "two faces); repair it or set data.params.check_manifold=false"
+                f"{name}: non-manifold mesh ({shared} edges shared by more than two faces); "
+                "repair it or set data.params.check_manifold=false"
             )
     return mesh
+
+
+def overshared_edges(mesh: trimesh.Trimesh) -> int:
+    """Edges shared by more than two faces (such an edge cannot bound a surface).
+
+    Edges are compared by vertex *position*: STL stores three corners per triangle and
+    OBJ/PLY may repeat a vertex (per-face normals or UVs), so vertex indices alone would
+    let the same mesh pass or fail depending on its file format.
+    """
+    _, weld = np.unique(np.asarray(mesh.vertices), axis=0, return_inverse=True)
+    faces = weld.reshape(-1)[np.asarray(mesh.faces)]
+    edges = np.sort(faces[:, [0, 1, 1, 2, 2, 0]].reshape(-1, 2), axis=1)
+    _, counts = np.unique(edges, axis=0, return_counts=True)
+    return int((counts > 2).sum())
 
 
 def sample_surface(mesh: trimesh.Trimesh, n: int, seed: int, normals: bool = False) -> np.ndarray:

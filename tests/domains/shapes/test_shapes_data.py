@@ -148,3 +148,23 @@ def test_pc15k_layout(tmp_path):
     assert train[0].shape == (256, 3)
     with pytest.raises(DomainError, match="missing"):
         data.pc15k(tmp_path, "train", categories="chair")
+
+
+@pytest.mark.parametrize("fmt", ["ply", "obj", "off", "glb", "stl"])
+def test_non_manifold_mesh_is_rejected_in_every_format(tmp_path, fmt):
+    # One edge (0-1) shared by three triangles; STL stores three corners per triangle, so an
+    # index-based check saw no shared edge at all and accepted it (issue 20, finding 1).
+    fan = trimesh.Trimesh(
+        [[0, 0, 0], [1, 0, 0], [0, 1, 0], [0, -1, 0], [0, 0, 1]],
+        [[0, 1, 2], [0, 1, 3], [0, 1, 4]],
+        process=False,
+    )
+    path = tmp_path / f"fan.{fmt}"
+    fan.export(path)
+    with pytest.raises(DomainError, match="non-manifold"):
+        meshes.load_mesh(path)
+    assert len(meshes.load_mesh(path, check_manifold=False).faces) == 3
+    # a closed mesh stays manifold whatever its format (STL: every vertex repeated)
+    box = tmp_path / f"box.{fmt}"
+    trimesh.creation.box().export(box)
+    assert len(meshes.load_mesh(box).faces) == 12
