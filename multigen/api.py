@@ -44,12 +44,16 @@ __all__ = [
     "train",
     "sample",
     "evaluate",
+    "evaluate_run",
     "load_run",
     "get_domain",
     "domain_names",
     "demo",
     "list_datasets",
     "prepare_dataset",
+    "pretrained_list",
+    "pretrained_show",
+    "pretrained_add",
     "SampleResult",
     "LoadedRun",
 ]
@@ -62,6 +66,10 @@ def train(
     resume: bool = False,
 ) -> Path:
     """Train a run; returns its folder (config.yaml, checkpoints/, samples/, metrics.json)."""
+    from multigen.zoo import store
+
+    if store.is_reference(config):  # retrain a zoo model from its resolved config
+        config = store.entry_dir(config) / "config.yaml"
     cfg = config if isinstance(config, RunConfig) else load_config(config, overrides)
     if out is None:
         stem = Path(config).stem if isinstance(config, str | Path) else cfg.method.name
@@ -111,9 +119,14 @@ def load_run(
 ) -> LoadedRun:
     """Rebuild a trained run's models (``checkpoint``: latest|best|PATH of a checkpoint of this
     run; ``weights``: ``ema`` — the averaged weights, where the method keeps them — or
-    ``raw``, the weights the optimiser left)."""
+    ``raw``, the weights the optimiser left). ``run_dir`` may also name a pretrained model:
+    ``zoo:NAME``, ``hf:ORG/NAME`` or a folder in the zoo layout (EMA weights only)."""
     if weights not in WEIGHTS:
         raise DomainError(f"weights must be one of {', '.join(WEIGHTS)}, got {weights!r}")
+    from multigen.zoo import store
+
+    if store.is_reference(run_dir) or store.is_entry(Path(run_dir)):
+        return store.load_entry(run_dir, device, weights, checkpoint)
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise DomainError(f"run folder not found: {run_dir}")
@@ -301,6 +314,79 @@ def evaluate(
     if out is not None:
         atomic_write_text(out, json.dumps(scores, indent=2))
     return scores
+
+
+def evaluate_run(
+    run: str | Path | LoadedRun,
+    n: int | None = None,
+    reference: Any = None,
+    out: str | Path | None = None,
+    checkpoint: str = "latest",
+    device: str = "auto",
+    weights: str = "ema",
+    **options: Any,
+) -> dict[str, float]:
+    """Sample ``n`` (default ``eval.n_samples``) from a run or a pretrained model and score them
+    against ``reference`` (default: the run's own ``eval.reference``, else its test split, ``n``
+    items) with the run's ``eval.options``; ``options`` are sample options (``seed``…)."""
+    from multigen.train.reference import reference_samples
+
+    if not isinstance(run, LoadedRun):
+        run = load_run(run, checkpoint, device, weights)
+    n = n or run.config.eval.n_samples
+    options.setdefault("batch_size", min(n, run.config.sample.batch_size))
+    res = sample(run, n=n, **options)
+    if reference is None:
+        reference = reference_samples(run.domain, run.config, run.info, n)
+    elif isinstance(reference, str | Path):
+        reference = run.domain.reference(str(reference), n=n)
+    return evaluate(run.domain, res.samples, reference, out=out, **run.config.eval.options)
+
+
+def pretrained_list() -> list[dict[str, Any]]:
+    """One row per shipped zoo model: name, domain, method, its headline metric beside the
+    data floor, the weights' dtype and the entry's size (files are not hash-checked here)."""
+    from multigen.zoo import store
+
+    rows = []
+    for name in store.names():
+        folder = store.ZOO_DIR / name
+        card = json.loads((folder / "card.json").read_text(encoding="utf-8"))
+        ev = card["evaluation"]
+        key = ev["headline"]
+        rows.append(
+            {
+                "name": name,
+                "domain": card["domain"],
+                "method": card["method"],
+                "metric": key,
+                "value": ev["metrics"][key],
+                "floor": ev["floor"].get(key),
+                "n": ev["n"],
+                "dtype": card["weights"]["dtype"],
+                "mb": sum(f.stat().st_size for f in folder.iterdir()) / 1e6,
+                "title": card["title"],
+            }
+        )
+    return rows
+
+
+def pretrained_show(name: str) -> tuple[dict[str, Any], str]:
+    """A zoo model's card (``zoo:NAME``, ``NAME``, ``hf:…`` or an entry folder) as
+    ``(card.json, card.md)``, after checking every file of the entry against its manifest."""
+    from multigen.zoo import store
+
+    ref = name if store.is_reference(name) or Path(name).is_dir() else f"zoo:{name}"
+    folder = store.entry_dir(ref)
+    card = store.read_card(folder)
+    return card, (folder / "card.md").read_text(encoding="utf-8")
+
+
+def pretrained_add(run_dir: str | Path, name: str, **options: Any) -> Path:
+    """Build a zoo entry from a finished run (see :func:`multigen.zoo.build.add`)."""
+    from multigen.zoo.build import add
+
+    return add(run_dir, name, **options)
 
 
 def list_datasets() -> list[dict[str, Any]]:

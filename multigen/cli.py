@@ -143,6 +143,43 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
         print(f"wrote {args.out}")
 
 
+def cmd_pretrained(args: argparse.Namespace) -> None:
+    from multigen import api
+
+    if args.action == "list":
+        rows = api.pretrained_list()
+        if not rows:
+            print("no pretrained models shipped")
+        for r in rows:
+            floor = "–" if r["floor"] is None else f"{r['floor']:.4g}"
+            print(
+                f"zoo:{r['name']:<16} {r['domain']:<10} {r['method']:<5} "
+                f"{r['metric']} {r['value']:.4g} (data floor {floor}, n={r['n']}) "
+                f"{r['dtype']} {r['mb']:.2f} MB — {r['title']}"
+            )
+        return
+    if not args.target:
+        what = "NAME" if args.action == "show" else "RUN_DIR"
+        raise DomainError(f"pretrained {args.action} needs {what} (see `multigen pretrained -h`)")
+    if args.action == "show":
+        print(api.pretrained_show(args.target)[1], end="")
+        return
+    if not args.name:
+        raise DomainError("pretrained add RUN_DIR needs --name NAME (the zoo model's name)")
+    options = {
+        k: getattr(args, k)
+        for k in ("title", "summary", "retrain", "headline", "n", "check_n", "dtype", "notes")
+        if getattr(args, k) is not None
+    }
+    if args.anchor:
+        label, _, text = args.anchor.partition(":")
+        options["anchor"] = {"label": label.strip(), "text": text.strip()}
+    if args.zoo_dir:
+        options["root"] = Path(args.zoo_dir)
+    folder = api.pretrained_add(args.target, args.name, **options)
+    print(f"zoo entry written: {folder}")
+
+
 def cmd_data(args: argparse.Namespace) -> None:
     from multigen import api
 
@@ -197,14 +234,14 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--fast", action="store_true", help="tiny budget (under a minute per domain)")
 
     t = sub.add_parser("train", help="train from a YAML config")
-    t.add_argument("config")
+    t.add_argument("config", help="YAML config, or zoo:NAME (retrain a zoo model)")
     t.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config key")
     t.add_argument("--out", help="run folder (default runs/<domain>_<config name>)")
     t.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
     t.add_argument("--device", choices=["auto", "cpu", "cuda"], help="shortcut for train.device")
 
     s = sub.add_parser("sample", help="draw samples from a trained run")
-    s.add_argument("run", help="run folder")
+    s.add_argument("run", help="run folder, or a pretrained model: zoo:NAME, hf:ORG/NAME")
     _add_options(s, SampleConfig)  # --n, --sampler, --steps, --eta, … (one declaration)
     s.add_argument(
         "--cond", type=int, help="class label (class-conditional runs) or atom count (molecules)"
@@ -232,6 +269,25 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_arguments(b)
 
+    z = sub.add_parser("pretrained", help="the shipped pretrained models (zoo:NAME)")
+    z.add_argument("action", choices=["list", "show", "add"])
+    z.add_argument(
+        "target", nargs="?", help="show: NAME (or hf:ORG/NAME, a folder); add: a finished RUN_DIR"
+    )
+    z.add_argument("--name", help="add: the new zoo model's name")
+    z.add_argument("--zoo-dir", help="add: write the entry here (default: the shipped zoo)")
+    z.add_argument("--title")
+    z.add_argument("--summary", help="one line for the card")
+    z.add_argument("--retrain", help="the command that retrains it (default: from its config)")
+    z.add_argument("--headline", help="the metric `pretrained list` shows")
+    z.add_argument("--n", type=int, help="samples scored for the card (default eval.n_samples)")
+    z.add_argument("--check-n", type=int, help="samples of the card test's check (default 64)")
+    z.add_argument(
+        "--dtype", choices=["auto", "fp32", "bf16"], help="auto: bf16 if it scores the same"
+    )
+    z.add_argument("--anchor", help="'LABEL: TEXT' a published anchor, labelled")
+    z.add_argument("--notes")
+
     dt = sub.add_parser("data", help="list or prepare datasets")
     dt.add_argument("action", choices=["list", "prepare"])
     dt.add_argument("name", nargs="?")
@@ -254,6 +310,7 @@ COMMANDS = {
     "sample": cmd_sample,
     "evaluate": cmd_evaluate,
     "data": cmd_data,
+    "pretrained": cmd_pretrained,
     "demo": cmd_demo,
 }
 

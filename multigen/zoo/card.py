@@ -1,0 +1,78 @@
+"""Model cards: ``card.json`` holds the facts, ``card.md`` is rendered from it (never edited
+by hand, so the two cannot drift; a test re-renders every shipped card)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def _num(v: Any) -> str:
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    return "–" if v is None else str(v)
+
+
+def _minutes(seconds: float | None) -> str:
+    return "unknown" if seconds is None else f"{seconds / 60:.1f} min"
+
+
+def render(card: dict[str, Any]) -> str:
+    """``card.md`` for ``card``."""
+    ds, net, tr, smp, ev = (
+        card[k] for k in ("dataset", "network", "training", "sampling", "evaluation")
+    )
+    w = card["weights"]
+    lines = [
+        f"# {card['name']}: {card['title']}",
+        "",
+        f"`multigen sample zoo:{card['name']} --n 64` — {card['summary']}",
+        "",
+        "| | |",
+        "|---|---|",
+        f"| domain | {card['domain']} |",
+        f"| data set | {ds['name']} {ds['params'] or ''} — trained on split `{ds['train_split']}`, "
+        f"scored against {ds['reference']} |",
+        f"| method | {card['method']} {card['method_config'] or ''} |",
+        f"| network | {net['name']} {net['params'] or ''}: {net['parameters']:,} parameters "
+        f"(shipped: {', '.join(net['shipped'])}) |",
+        f"| training | {tr['steps']:,} steps, batch {tr['batch_size']}, lr {tr['lr']}, "
+        f"EMA {tr['ema_decay']}, {tr['precision']}; {_minutes(tr['wall_clock_s'])} on "
+        f"{tr['machine']} |",
+        f"| weights | EMA, {w['dtype']} ({w['bytes'] / 1e6:.2f} MB); {w['decision']} |",
+        f"| sampler | {smp['sampler']}, {smp['steps']} steps = {smp['nfe']} NFE"
+        + (f", guidance {smp['guidance']}" if smp.get("guidance") not in (None, 1.0) else "")
+        + f", seed {smp['seed']} |",
+        "",
+        f"## Quality ({ev['n']} samples vs {ev['n']} reference items)",
+        "",
+        f"The data floor scores {ev['floor_split']} data (not trained on where it is a "
+        "held-out split) against the same reference: no model is expected to beat it.",
+        "",
+        "| metric | this model | data floor |",
+        "|---|---|---|",
+    ]
+    for k, v in ev["metrics"].items():
+        lines.append(f"| {k} | {_num(v)} | {_num(ev['floor'].get(k))} |")
+    lines.append("")
+    anchor = card.get("anchor")
+    lines.append(
+        f"Published anchor ({anchor['label']}): {anchor['text']}"
+        if anchor
+        else "Published anchor: none on this data set."
+    )
+    chk = card["check"]
+    lines += [
+        "",
+        f"Card check (`tests/test_zoo_cards.py`): {chk['n']} samples (seed {chk['seed']}) must "
+        f"score within the tolerance of {chk['metrics']} (tolerance = 4 × the spread over "
+        f"{chk['blocks']} seed blocks of {chk['n']}, at least {chk['min_rel']:.0%}).",
+        "",
+        "## Reproduce",
+        "",
+        "```bash",
+        card["retrain"],
+        "```",
+    ]
+    if card.get("notes"):
+        lines += ["", "## Notes", "", card["notes"]]
+    return "\n".join(lines) + "\n"
