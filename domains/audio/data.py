@@ -19,6 +19,7 @@ from torch.utils.data import Dataset
 
 from multigen.domain import DomainError
 from multigen.fileio import cache_root
+from multigen.splits import describe_split, seeded_split
 
 from .io import list_audio_files, load_clip
 from .procedural import CLASSES, make_embedded
@@ -139,14 +140,22 @@ def folder(
     level: float = 0.95,
     strict: bool = False,
     labels: bool = True,
+    seed: int = 0,
 ) -> WaveDataset:
     """A folder of audio files. If it has ``train/valid/test`` sub-folders, ``split`` picks
-    one; sub-folders below that become class labels (sorted names)."""
+    one; without them the files are split seeded 80/10/10 (``seed``), as molecule files are.
+    Sub-folders below that become class labels (sorted names)."""
     if path is None or not Path(path).is_dir():
         raise DomainError(f"audio folder not found: {path}")
     root = Path(path)
     split = canonical_split(split)
-    if split != "all" and (root / split).is_dir():
+    presplit = any((root / s).is_dir() for s in SPLITS)
+    if presplit and split != "all":
+        if not (root / split).is_dir():
+            raise DomainError(
+                f"{root}: has split sub-folders but no {split}/; add it, or remove train/, "
+                "valid/ and test/ to have the files split 80/10/10"
+            )
         root = root / split
     files = list_audio_files(root)
     if not files:
@@ -161,6 +170,15 @@ def folder(
             files = [f for f in files if len(f.relative_to(root).parts) > 1]
             class_names = tops
             label_of = [tops.index(f.relative_to(root).parts[0]) for f in files]
+    note = None
+    if not presplit and split != "all":  # never score a run on its own training clips
+        pick = seeded_split(len(files), split, seed)
+        note = f"{root}: no train/valid/test sub-folders; split {split!r} = {len(pick)} files of "
+        note += describe_split(len(files), seed)
+        files = [files[i] for i in pick]
+        label_of = None if label_of is None else [label_of[i] for i in pick]
+        if not files:
+            raise DomainError(f"{note}: too few files for a {split} split; add files")
     opts = dict(mixdown=mixdown, resample_rate=resample, crop=crop,
                 normalisation=normalisation, level=level)  # fmt: skip
     waves, labs, names, skipped = _load_files(
@@ -168,7 +186,9 @@ def folder(
     )
     x = _stack(waves, root, skipped)
     y = torch.tensor(labs) if label_of is not None else None
-    return WaveDataset(x, y, sample_rate, class_names, names, skipped)
+    ds = WaveDataset(x, y, sample_rate, class_names, names, skipped)
+    ds.notes = [note] if note else []
+    return ds
 
 
 def _digit_of(path: Path, root: Path) -> int | None:

@@ -12,6 +12,7 @@ import torch
 from rdkit import Chem, RDLogger
 
 from multigen.domain import DomainError
+from multigen.splits import FRACTIONS, seeded_split
 
 from .conformers import cache_dir, conformers
 from .constants import QM9_PROPERTIES, RDKIT_PROPERTIES
@@ -101,20 +102,10 @@ def add_rdkit_properties(mols: list[Molecule]) -> None:
         )
 
 
-def split_indices(n: int, split: str, seed: int = 0, fractions=(0.8, 0.1, 0.1)) -> np.ndarray:
-    """A fixed random split (seeded) of ``n`` items: train/valid/test or all."""
-    if split not in SPLITS and split != "val":
-        raise DomainError(f"split {split!r} unknown; use one of {', '.join(SPLITS)}")
-    perm = np.random.RandomState(seed).permutation(n)
-    n_train, n_valid = int(fractions[0] * n), int(fractions[1] * n)
-    parts = {
-        "train": perm[:n_train],
-        "valid": perm[n_train : n_train + n_valid],
-        "test": perm[n_train + n_valid :],
-        "all": perm,
-    }
-    parts["val"] = parts["valid"]
-    return np.sort(parts[split])
+def split_indices(n: int, split: str, seed: int = 0, fractions=FRACTIONS) -> np.ndarray:
+    """A fixed random split (seeded) of ``n`` items: train/valid/test or all (the engine's
+    one split for data that comes without one; audio folders use it too)."""
+    return seeded_split(n, split, seed, fractions)
 
 
 def atom_types_of(mols: list[Molecule]) -> list[str]:

@@ -28,11 +28,30 @@ def test_embedded_deterministic_split_and_describe():
 
 
 def test_folder_labels_from_subfolders(wav_folder: Path):
-    ds = D.folder(wav_folder, sample_rate=8000, length=2000)
+    ds = D.folder(wav_folder, "all", sample_rate=8000, length=2000)
     assert ds.class_names == ["high", "low"] and ds.waves.shape == (6, 2000)
     assert ds.labels.tolist() == [0, 0, 0, 1, 1, 1]
     batch = get_domain().collate([ds[0], ds[4]])
     assert batch.x.shape == (2, 1, 2000) and batch.cond.tolist() == [0, 1]
+
+
+def test_folder_without_split_subfolders_is_split_80_10_10(tmp_path: Path):
+    # Issue 20, finding 6: without train/ and test/ both splits were the whole folder, so a
+    # run scored itself on its own training clips.
+    for i in range(20):
+        _write(tmp_path / "clips" / f"c{i:02d}.wav", n=800)
+    parts = {s: D.folder(tmp_path / "clips", s, length=800) for s in ("train", "valid", "test")}
+    names = {s: set(ds.names) for s, ds in parts.items()}
+    assert [len(names[s]) for s in ("train", "valid", "test")] == [16, 2, 2]
+    assert not names["train"] & names["test"] and not names["train"] & names["valid"]
+    assert len(D.folder(tmp_path / "clips", "all", length=800)) == 20
+    assert "80/10/10" in parts["test"].notes[0] and "seed 0" in parts["test"].notes[0]
+    other = D.folder(tmp_path / "clips", "test", length=800, seed=1)
+    assert set(other.names) != names["test"]  # the seed picks the split
+    (tmp_path / "half" / "train").mkdir(parents=True)
+    _write(tmp_path / "half" / "train" / "a.wav", n=800)
+    with pytest.raises(DomainError, match="no test/"):
+        D.folder(tmp_path / "half", "test", length=800)
 
 
 def _write(path: Path, sr: int = 16000, n: int = 12000):

@@ -59,7 +59,7 @@ def test_bad_files_named_and_skipped(wav_folder: Path, kind: str):
         bad.write_text("this is not audio")
     with pytest.raises(DomainError, match=bad.name):
         read_audio(bad)
-    ds = D.folder(wav_folder, sample_rate=16000, length=4000)
+    ds = D.folder(wav_folder, "all", sample_rate=16000, length=4000)
     assert len(ds) == 6
     assert [p for p, _ in ds.skipped] == [str(bad)]
     with pytest.raises(DomainError, match=bad.name):
