@@ -20,11 +20,12 @@ Conventions every domain follows (see DESIGN.md §2-3):
 
 from __future__ import annotations
 
+import difflib
 import functools
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from torch import Tensor
@@ -211,6 +212,10 @@ class Domain:
     # named σ lists (``sample.schedule: NAME``): descending VE σ ending in 0, e.g. DiffWave's
     # 6-step fast schedule for audio; the engine adds its own "default" and "karras"
     schedules: dict[str, Callable[[], Tensor]] = field(default_factory=dict)
+    # The evaluation options (``evaluate --option K=V``, ``eval.options``) this domain
+    # understands, name -> meaning, declared once: :meth:`check_options` refuses any other.
+    # None: not declared here (the domain's evaluate checks its options itself).
+    eval_options: ClassVar[Mapping[str, str] | None] = None
 
     # ---- data -------------------------------------------------------------------------
     def load_dataset(
@@ -333,7 +338,25 @@ class Domain:
         elif not cond.is_floating_point() or cond.shape[-1:] != (dim,) and cond.numel() != dim:
             raise DomainError(f"cond: this run is conditioned on {dim} properties (floats)")
 
+    def check_options(self, options: Mapping[str, Any]) -> None:
+        """Refuse evaluation options this domain does not declare (``eval_options``), so a
+        typo never runs the default silently; the message lists the valid ones."""
+        if self.eval_options is None:
+            return
+        unknown = sorted(set(options) - set(self.eval_options))
+        if not unknown:
+            return
+        guess = difflib.get_close_matches(unknown[0], list(self.eval_options), n=1)
+        hint = f" (did you mean {guess[0]!r}?)" if guess else ""
+        valid = ", ".join(sorted(self.eval_options)) or "none (this domain takes no options)"
+        raise DomainError(
+            f"unknown {self.name} evaluation option(s) {', '.join(map(repr, unknown))}{hint}; "
+            f"valid: {valid}"
+        )
+
     def check_evaluation(self, reference: Any, **options: Any) -> None:
         """Raise :class:`DomainError` if :meth:`evaluate` could never score samples against
         ``reference`` with ``options`` (the trainer asks before its first step). The default
-        accepts everything; override for requirements that need no samples (labels, …)."""
+        checks the option names only; override for requirements that need no samples
+        (labels, …)."""
+        self.check_options(options)

@@ -88,6 +88,9 @@ def test_template_generate_export_read_back_evaluate(setup, tmp_path):
     scores = dom.evaluate(loaded, reference, **cfg.eval.options)
     assert scores and all(isinstance(v, float) for v in scores.values())
     assert any(math.isfinite(v) for v in scores.values())
+    # issue 20, finding 3: a misspelt option is refused, never run as the default silently
+    with pytest.raises(DomainError, match=r"unknown.*option.*'no_such_option'"):
+        dom.evaluate(loaded, reference, **cfg.eval.options, no_such_option=1)
 
 
 def test_condition_check_refuses_meaningless_conditions(setup):

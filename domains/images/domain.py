@@ -6,7 +6,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from torch import Tensor
@@ -15,7 +15,7 @@ from multigen.domain import Batch, DatasetSpec, Domain, DomainError, NetworkSpec
 
 from . import data
 from .io import IMAGE_SUFFIXES, export_images
-from .metrics import ImageSet, as_images, check_reference, evaluate_images
+from .metrics import OPTIONS, ImageSet, as_images, check_reference, evaluate_images
 from .networks.dcgan import build_discriminator, build_generator
 from .networks.unet import build_unet
 
@@ -75,6 +75,7 @@ def _subsample(images: Tensor, labels: Tensor | None, n: int | None, seed: int =
 class ImageDomain(Domain):
     name: str = "images"
     default_dataset: str = "digits"
+    eval_options: ClassVar[dict[str, str]] = OPTIONS
 
     def __post_init__(self) -> None:
         self.datasets = self.datasets or _datasets()
@@ -159,11 +160,13 @@ class ImageDomain(Domain):
         )
 
     def evaluate(self, samples: Any, reference: Any, **options: Any) -> dict[str, float]:
+        self.check_options(options)
         if isinstance(reference, str | Path):
             reference = self.reference(str(reference))
         return evaluate_images(samples, reference, **options)
 
     def check_evaluation(self, reference: Any, **options: Any) -> None:
+        self.check_options(options)
         check_reference(reference, **options)
 
 

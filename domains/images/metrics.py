@@ -102,12 +102,8 @@ def _scores(name: str, fr, ff, pr, pf, opts: dict[str, Any]) -> dict[str, float]
 
 
 def check_reference(reference: Any, **options: Any) -> ImageSet:
-    """The checks that need no samples: known options, and a reference the metrics can use
-    (class labels to train the feature CNN on, or Inception weights)."""
-    unknown = sorted(set(options) - set(OPTIONS))
-    if unknown:
-        allowed = ", ".join(sorted(OPTIONS))
-        raise DomainError(f"images: unknown evaluation option(s) {unknown}; allowed: {allowed}")
+    """The checks that need no samples: a reference the metrics can use (class labels to
+    train the feature CNN on, or Inception weights). Option names: ``Domain.check_options``."""
     if not isinstance(reference, ImageSet):
         reference = ImageSet(as_images(reference, "reference"))
     labels = reference.train_labels if reference.train_images is not None else reference.labels

@@ -42,6 +42,16 @@ def _networks() -> dict[str, NetworkSpec]:
 
 
 class MoleculeDomain(Domain):
+    eval_options = {
+        "bonds": "table (EDM's distance table, default), rdkit, or file (bonds as written)",
+        "fcd": "Fréchet ChemNet Distance on/off (default true)",
+        "strain": "MMFF strain statistics on/off (default true)",
+        "strain_limit": "molecules whose strain is computed (default 200)",
+        "predictor_steps": "EDM's property-predictor MAE: training steps (default 0 = off)",
+        "k": "MOSES suite: unique@k sizes (default [1000, 10000])",
+        "properties": "MOSES suite: property distances on/off (default true)",
+    }
+
     def __init__(self) -> None:
         super().__init__(
             name="molecules",
@@ -278,8 +288,9 @@ class MoleculeDomain(Domain):
         return mols[:n] if n else mols
 
     def evaluate(self, samples, reference, **options) -> dict[str, float]:
+        self.check_options(options)
         if isinstance(samples, str | Path):
-            samples = self.load_samples(Path(samples), options.get("strict", False))
+            samples = self.load_samples(Path(samples))
         if isinstance(reference, str | Path):
             reference = self.reference(str(reference))
         from .evaluate_moses import evaluate_moses, is_smiles_list

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -41,6 +41,14 @@ class ShapesDomain(Domain):
     default_dataset: str = "embedded"
     mesh_exports: int = 4  # meshes reconstructed per export (marching cubes is ~0.3 s each)
     grid_size: int = 16  # clouds in the rendered PNG
+    eval_options: ClassVar[dict[str, str]] = {
+        "metrics": "subset of cd, emd, jsd, fpd (default all; emd up to 2048 points)",
+        "emd_mode": "exact (default) or fast",
+        "normalize": "none (default), unit_box or unit_sphere, applied to both sets",
+        "n": "score the first n of each set",
+        "workers": "threads for the distance matrices",
+        "fpd_steps": "training steps of the PointNet feature network (default 600)",
+    }
 
     def __post_init__(self) -> None:
         self.datasets = {
@@ -217,6 +225,7 @@ class ShapesDomain(Domain):
         emd only up to PointFlow's 2048 points), ``emd_mode`` (exact|fast), ``normalize``
         (none|unit_box|unit_sphere, applied to both sets), ``n`` (use the first n of each),
         ``workers`` (threads), ``fpd_steps``."""
+        self.check_options(options)
         gen, ref = _points(samples, "samples"), _points(reference, "reference")
         n = options.get("n")
         if n:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -50,6 +50,7 @@ def _as_points(samples: Any, what: str = "samples") -> np.ndarray:
 class ToyDomain(Domain):
     name: str = "toy"
     default_dataset: str = "eight_gaussians"
+    eval_options: ClassVar[dict[str, str]] = metrics.OPTIONS
     datasets: dict[str, DatasetSpec] = field(default_factory=dataset_specs)
     networks: dict[str, NetworkSpec] = field(default_factory=network_specs)
 
@@ -162,7 +163,7 @@ class ToyDomain(Domain):
         The mixture comes from a :class:`ToyReference`, else from decoded tensors (the
         reference's, then the samples'), so a run's own test split scores with its exact
         density even with non-default data params."""
-        metrics.check_options(options)
+        self.check_options(options)
         if isinstance(reference, str | Path):
             reference = self.reference(str(reference))
         if isinstance(reference, ToyReference):

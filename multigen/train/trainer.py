@@ -474,6 +474,7 @@ class Trainer:
                 f"sample.schedule {sc.schedule!r} is not known here; choose one of: "
                 f"{', '.join(self.method.schedules())}"
             )
+        self.domain.check_options(self.cfg.eval.options)
         self.domain.check_evaluation(self.reference(), **self.cfg.eval.options)
 
     def score(self, batch) -> dict[str, float]:

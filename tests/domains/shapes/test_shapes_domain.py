@@ -95,3 +95,11 @@ def test_decode_batch_with_labels():
     batch = Batch(torch.zeros(2, 8, 3), None, torch.tensor([1, 0]))
     out = dom.decode(batch, {"normalization": "unit_box"})
     assert out.labels.tolist() == [1, 0] and out.points.shape == (2, 8, 3)
+
+
+def test_unknown_evaluation_option_is_refused_with_the_valid_ones():
+    # issue 20, finding 3: `--option emd_mod=fast` used to run in exact mode without a word
+    dom = get_domain()
+    pts = np.random.default_rng(0).normal(size=(4, 64, 3)).astype(np.float32)
+    with pytest.raises(DomainError, match=r"'emd_mod' \(did you mean 'emd_mode'\?\).*valid: "):
+        dom.evaluate(pts, pts, emd_mod="fast")

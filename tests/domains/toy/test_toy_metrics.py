@@ -105,7 +105,7 @@ def test_no_mixture_metrics_without_a_mixture(toy):
     ref = toy.reference("two_moons", n=500)
     out = toy.evaluate(ref.points[:200], ref)
     assert set(out) == {"n_samples", "nonfinite_fraction", "energy_distance", "swd"}
-    with pytest.raises(DomainError, match="unknown eval.options.*allowed"):
+    with pytest.raises(DomainError, match="unknown toy evaluation option.*'sigmas'.*valid"):
         toy.evaluate(ref.points, ref, sigma=3)
 
 
