@@ -106,6 +106,18 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
         options[key] = yaml.safe_load(value)
     from multigen.registry import get_domain
 
+    if args.run:  # sample a run or a zoo model and score it against its own reference
+        if args.samples:
+            raise DomainError("evaluate takes --run or --samples, not both")
+        scores = api.evaluate_run(
+            args.run, n=args.n, reference=args.reference, out=args.out, seed=args.seed
+        )
+        _print_table(f"{args.run}: {args.n or 'eval.n_samples'} samples", scores)
+        if args.out:
+            print(f"wrote {args.out}")
+        return
+    if not (args.domain and args.samples and args.reference):
+        raise DomainError("evaluate needs --domain, --samples and --reference (or --run RUN)")
     dom = get_domain(args.domain)
     path = Path(args.samples)
     if path.exists():
@@ -257,9 +269,14 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out")
 
     e = sub.add_parser("evaluate", help="score sample files against a reference")
-    e.add_argument("--domain", required=True)
-    e.add_argument("--samples", required=True)
-    e.add_argument("--reference", required=True, help="dataset NAME[:split] or a path")
+    e.add_argument("--domain")
+    e.add_argument("--samples", help="sample files (or a dataset NAME:split as the data row)")
+    e.add_argument(
+        "--reference", help="dataset NAME[:split] or a path (--run: default its own reference)"
+    )
+    e.add_argument("--run", help="sample this run or zoo:NAME and score it (instead of --samples)")
+    e.add_argument("--n", type=int, help="--run: samples to draw (default its eval.n_samples)")
+    e.add_argument("--seed", type=int, default=0, help="--run: first sample seed")
     e.add_argument("--out", help="write the metrics as a flat JSON object")
     e.add_argument("--strict", action="store_true", help="unreadable files are errors")
     e.add_argument("--option", action="append", metavar="KEY=VALUE", help="metric option")

@@ -28,6 +28,7 @@ from multigen.zoo.scoring import check_block, data_floor, score
 from multigen.zoo.store import FILES, ZOO_DIR, load_entry
 
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
+BOOKKEEPING = ("n_samples", "nonfinite_fraction")  # never a default headline
 
 
 def training_seconds(run_dir: Path, step: int) -> float | None:
@@ -130,7 +131,7 @@ def add(
             check = check_block(entry, check_n, blocks)
         log(f"[{name}] data floor at {n}")
         floor, floor_split = data_floor(entry, n)
-        headline = headline or next(iter(results[chosen]))
+        headline = headline or next(k for k in results[chosen] if k not in BOOKKEEPING)
         if headline not in results[chosen]:
             raise ZooError(f"headline metric {headline!r} is not among {sorted(results[chosen])}")
         card = _card(
@@ -156,6 +157,8 @@ def add(
         (folder / "card.json").write_text(json.dumps(card, indent=2) + "\n")
         (folder / "card.md").write_text(cards.render(card))
         write_manifest(folder, list(FILES))
+        for f in folder.iterdir():  # package data: readable by everyone
+            f.chmod(0o644)
         load_entry(folder, device="cpu")  # the finished entry loads and checks
         final = root / name
         if final.exists():
@@ -211,13 +214,14 @@ def _card(
     method_cfg.pop("name", None)
     weights_file = entry.checkpoint / "model.safetensors"
     if dtype == "auto":
+        a, b = results["fp32"][headline], results["bf16"][headline]
         decision = (
-            "bf16: its samples score the same as fp32's"
+            "bf16: its samples score as fp32's do (every metric within its seed spread or 1 %"
             if chosen == "bf16"
-            else "fp32: bf16 weights scored differently"
-        ) + f" (fp32 {results['fp32']}, bf16 {results['bf16']})"
+            else "fp32: bf16 weights scored differently (some metric beyond its seed spread"
+        ) + f"; {headline} fp32 {a:.4g}, bf16 {b:.4g})"
     else:
-        decision = f"{chosen} as asked (not compared)"
+        decision = f"{chosen} as asked (not compared with the other)"
     return {
         "name": name,
         "title": title,
@@ -251,6 +255,7 @@ def _card(
             "dtype": chosen,
             "bytes": weights_file.stat().st_size,
             "decision": decision,
+            "compared": results,
         },
         "sampling": {
             "sampler": s.sampler or entry.method.default_sampler,

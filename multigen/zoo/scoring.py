@@ -5,6 +5,7 @@ moves with the seed — the tolerance the card test uses)."""
 from __future__ import annotations
 
 import statistics
+import warnings
 from typing import Any
 
 import torch
@@ -18,14 +19,18 @@ CHECK_MIN_REL = 0.02  # …but never tighter than 2 % of the value (thread-count
 def score(run, n: int, seed: int = 0) -> dict[str, float]:
     """``n`` samples (seeds ``seed…seed+n-1``) scored like the run's end-of-training eval."""
     from multigen.api import evaluate_run
+    from multigen.metrics.checks import SmallSampleWarning
 
-    return {k: float(v) for k, v in evaluate_run(run, n=n, seed=seed).items()}
+    with warnings.catch_warnings():  # small checks are small on purpose; the card says so
+        warnings.simplefilter("ignore", SmallSampleWarning)
+        return {k: float(v) for k, v in evaluate_run(run, n=n, seed=seed).items()}
 
 
 def data_floor(run, n: int) -> tuple[dict[str, float], str]:
     """Real data of the other split scored against the run's reference at size ``n``: the
     floor (the reference's own split is ``test`` unless ``eval.reference`` names one)."""
     from multigen.api import evaluate
+    from multigen.metrics.checks import SmallSampleWarning
 
     cfg, domain = run.config, run.domain
     d = cfg.data
@@ -36,7 +41,9 @@ def data_floor(run, n: int) -> tuple[dict[str, float], str]:
     picks = torch.linspace(0, len(ds) - 1, count).round().long().unique().tolist()
     samples = domain.decode(domain.collate([ds[i] for i in picks]), run.info)
     reference = reference_samples(domain, cfg, run.info, n)
-    scores = evaluate(domain, samples, reference, **cfg.eval.options)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SmallSampleWarning)
+        scores = evaluate(domain, samples, reference, **cfg.eval.options)
     return {k: float(v) for k, v in scores.items()}, f"the {split} split"
 
 
