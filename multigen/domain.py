@@ -20,6 +20,8 @@ Conventions every domain follows (see DESIGN.md §2-3):
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import difflib
 import functools
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -115,6 +117,27 @@ class NetworkSpec:
 
 class DomainError(ValueError):
     """Bad input a user can act on (missing folder, corrupt file, bad option)."""
+
+
+# How the command in use spells an option, so a reader's message names the switch that
+# applies there: ``data.params.{}`` while training data loads, ``eval.options.{}`` for a
+# run's reference, ``--option {}`` in ``multigen evaluate``; plain ``{}`` from Python.
+_OPTION_SPELLING: contextvars.ContextVar[str] = contextvars.ContextVar("options", default="{}")
+
+
+@contextlib.contextmanager
+def options_spelled(template: str) -> Iterator[None]:
+    """Within the block, :func:`option_hint` spells options with ``template``."""
+    token = _OPTION_SPELLING.set(template)
+    try:
+        yield
+    finally:
+        _OPTION_SPELLING.reset(token)
+
+
+def option_hint(assignment: str) -> str:
+    """``"check_manifold=false"`` as the command in use takes it."""
+    return _OPTION_SPELLING.get().format(assignment)
 
 
 TYPED_INFO = ("shape", "num_classes", "cond_dim", "sigma_data", "x0_clip")
@@ -216,6 +239,9 @@ class Domain:
     # understands, name -> meaning, declared once: :meth:`check_options` refuses any other.
     # None: not declared here (the domain's evaluate checks its options itself).
     eval_options: ClassVar[Mapping[str, str] | None] = None
+    # Those of them that change how sample/reference files are read: callers pass them to
+    # load_samples and reference as well (see reading()).
+    read_options: ClassVar[tuple[str, ...]] = ()
 
     # ---- data -------------------------------------------------------------------------
     def load_dataset(
@@ -337,6 +363,10 @@ class Domain:
                 )
         elif not cond.is_floating_point() or cond.shape[-1:] != (dim,) and cond.numel() != dim:
             raise DomainError(f"cond: this run is conditioned on {dim} properties (floats)")
+
+    def reading(self, options: Mapping[str, Any]) -> dict[str, Any]:
+        """The evaluation options that also apply while reading files."""
+        return {k: v for k, v in options.items() if k in self.read_options}
 
     def check_options(self, options: Mapping[str, Any]) -> None:
         """Refuse evaluation options this domain does not declare (``eval_options``), so a

@@ -48,7 +48,9 @@ class ShapesDomain(Domain):
         "n": "score the first n of each set",
         "workers": "threads for the distance matrices",
         "fpd_steps": "training steps of the PointNet feature network (default 600)",
+        **meshes.READ_OPTIONS,  # how mesh files are read, as data.params are in training
     }
+    read_options: ClassVar[tuple[str, ...]] = tuple(meshes.READ_OPTIONS)
 
     def __post_init__(self) -> None:
         self.datasets = {
@@ -147,10 +149,14 @@ class ShapesDomain(Domain):
             files += reconstruct.export_mesh(mesh, mesh_dir / f"mesh_{i:04d}")
         return files
 
-    def load_samples(self, path: Path, strict: bool = False, n_points: int = 2048) -> ShapeSamples:
+    def load_samples(
+        self, path: Path, strict: bool = False, n_points: int = 2048, **mesh_options: Any
+    ) -> ShapeSamples:
         """``.npy``/``.npz`` arrays ``[S, N, 3]`` or ``[N, 3]``, or a folder: its
         ``samples.npy`` when present, else every point-cloud / mesh file in it (meshes are
-        surface-sampled with ``n_points``)."""
+        checked with ``mesh_options`` (``meshes.READ_OPTIONS``) and surface-sampled with
+        ``n_points``)."""
+        self.check_options(mesh_options)
         path = Path(path)
         if path.is_dir() and (path / "samples.npy").is_file():
             path = path / "samples.npy"
@@ -170,11 +176,13 @@ class ShapesDomain(Domain):
                 if suffix in io.POINT_SUFFIXES and suffix != ".ply":
                     pts = io.read_points(f)
                 elif suffix == ".ply" and _ply_has_faces(f):
-                    pts = meshes.sample_surface(meshes.load_mesh(f), n_points, seed=0)
+                    mesh = meshes.load_mesh(f, **mesh_options)
+                    pts = meshes.sample_surface(mesh, n_points, seed=0)
                 elif suffix == ".ply":
                     pts = io.read_points(f)
                 elif suffix in meshes.MESH_SUFFIXES:
-                    pts = meshes.sample_surface(meshes.load_mesh(f), n_points, seed=0)
+                    mesh = meshes.load_mesh(f, **mesh_options)
+                    pts = meshes.sample_surface(mesh, n_points, seed=0)
                 else:
                     raise DomainError(
                         f"{f}: unsupported format {suffix!r}; use point clouds "
@@ -194,9 +202,12 @@ class ShapesDomain(Domain):
             )
         return ShapeSamples(_common_size(clouds), names=names, skipped=skipped)
 
-    def reference(self, spec: str, n: int | None = None, strict: bool = False) -> ShapeSamples:
+    def reference(
+        self, spec: str, n: int | None = None, strict: bool = False, **mesh_options: Any
+    ) -> ShapeSamples:
         """``NAME[:split]`` (embedded data set), ``NAME[:split]@PATH`` (folder/PC15k data set)
-        or a path to sample files."""
+        or a path to sample files; ``mesh_options`` as for :meth:`load_samples`."""
+        self.check_options(mesh_options)
         name, _, where = spec.partition("@")
         ds_name, _, split = name.partition(":")
         if ds_name in self.datasets and (where or not self.datasets[ds_name].needs_path):
@@ -206,6 +217,7 @@ class ShapesDomain(Domain):
                 split or "test",
                 normalization="none",
                 **({"strict": True} if strict and where else {}),
+                **(mesh_options if ds_name == "mesh_folder" else {}),
             )
             pts = ds.fixed_clouds(n)
             return ShapeSamples(pts, ds.labels[: len(pts)], ds.names[: len(pts)], ds.skipped)
@@ -215,7 +227,7 @@ class ShapesDomain(Domain):
                 f"reference {spec!r} is neither a data set ({', '.join(sorted(self.datasets))}, "
                 "as NAME[:split] or NAME[:split]@PATH) nor an existing path"
             )
-        ref = self.load_samples(path, strict=strict)
+        ref = self.load_samples(path, strict=strict, **mesh_options)
         if n is not None:
             ref.points = ref.points[:n]
         return ref

@@ -1,7 +1,9 @@
 """Mesh files -> validated triangle meshes -> area-weighted surface samples.
 
 Every check raises :class:`DomainError` naming the file and what to do, so a folder loader
-can either skip the file (recording why) or stop (``strict``).
+can either skip the file (recording why) or stop (``strict``). The same checks, with the same
+options (``READ_OPTIONS``), apply to every format and every command: training data
+(``data.params``), ``evaluate`` samples and references (``--option``).
 """
 
 from __future__ import annotations
@@ -11,12 +13,18 @@ from pathlib import Path
 import numpy as np
 import trimesh
 
-from multigen.domain import DomainError
+from multigen.domain import DomainError, option_hint
 from multigen.fileio import error_text
 
 MESH_SUFFIXES = {".obj", ".stl", ".ply", ".off", ".glb", ".gltf"}
 DEFAULT_MAX_BYTES = 256 * 2**20
 DEFAULT_MAX_FACES = 2_000_000
+READ_OPTIONS = {
+    "check_manifold": "reject meshes with an edge shared by more than two faces (default true)",
+    "drop_degenerate": "drop zero-area faces instead of rejecting the mesh (default true)",
+    "max_bytes": f"largest mesh file read (default {DEFAULT_MAX_BYTES})",
+    "max_faces": f"most faces a mesh may have (default {DEFAULT_MAX_FACES})",
+}
 
 
 def load_mesh(
@@ -38,7 +46,7 @@ def load_mesh(
     if size > max_bytes:
         raise DomainError(
             f"{path}: file is {size / 2**20:.0f} MiB, over the {max_bytes / 2**20:.0f} MiB limit; "
-            "decimate it or raise data.params.max_bytes"
+            f"decimate it or raise {option_hint('max_bytes=BYTES')}"
         )
     try:
         loaded = trimesh.load(path, force="mesh", process=False)
@@ -67,7 +75,7 @@ def validate_mesh(
     if len(mesh.faces) > max_faces:
         raise DomainError(
             f"{name}: {len(mesh.faces)} faces, over the {max_faces} limit; decimate it or raise "
-            "data.params.max_faces"
+            f"{option_hint('max_faces=N')}"
         )
     vertices = np.asarray(mesh.vertices)
     if not np.isfinite(vertices).all():
@@ -92,7 +100,7 @@ def validate_mesh(
         if not drop_degenerate:
             raise DomainError(
                 f"{name}: {int(degenerate.sum())} zero-area faces; fix the mesh or set "
-                "data.params.drop_degenerate=true"
+                f"{option_hint('drop_degenerate=true')}"
             )
         mesh = trimesh.Trimesh(vertices, mesh.faces[~degenerate], process=False)
     if check_manifold:
@@ -100,7 +108,7 @@ def validate_mesh(
         if shared:
             raise DomainError(
                 f"{name}: non-manifold mesh ({shared} edges shared by more than two faces); "
-                "repair it or set data.params.check_manifold=false"
+                f"repair it or set {option_hint('check_manifold=false')}"
             )
     return mesh
 

@@ -27,7 +27,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from multigen import __version__
 from multigen.config import RunConfig, dump_config
-from multigen.domain import DataInfo, Domain, DomainError
+from multigen.domain import DataInfo, Domain, DomainError, options_spelled
 from multigen.fileio import atomic_write_text
 from multigen.generate import generate
 from multigen.methods import Method, build_method
@@ -164,7 +164,8 @@ class Trainer:
     # ---- data -----------------------------------------------------------------------
     def _dataset(self, split: str) -> Dataset:
         d = self.cfg.data
-        ds = self.domain.load_dataset(d.name, d.path, split, **d.params)
+        with options_spelled("data.params.{}"):  # messages name the switch training takes
+            ds = self.domain.load_dataset(d.name, d.path, split, **d.params)
         if len(ds) == 0:
             raise DomainError(
                 f"dataset {d.name!r} ({d.path or 'embedded'}) split {split!r} is empty"

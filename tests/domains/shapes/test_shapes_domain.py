@@ -103,3 +103,54 @@ def test_unknown_evaluation_option_is_refused_with_the_valid_ones():
     pts = np.random.default_rng(0).normal(size=(4, 64, 3)).astype(np.float32)
     with pytest.raises(DomainError, match=r"'emd_mod' \(did you mean 'emd_mode'\?\).*valid: "):
         dom.evaluate(pts, pts, emd_mod="fast")
+
+
+def _fan_folder(root):
+    """One closed box and one mesh with an edge shared by three faces (non-manifold)."""
+    root.mkdir(parents=True)
+    trimesh.creation.box().export(root / "box.obj")
+    fan = trimesh.Trimesh(
+        [[0, 0, 0], [1, 0, 0], [0, 1, 0], [0, -1, 0], [0, 0, 1]],
+        [[0, 1, 2], [0, 1, 3], [0, 1, 4]],
+        process=False,
+    )
+    fan.export(root / "fan.stl")
+    return root
+
+
+def test_check_manifold_reaches_evaluate_and_messages_name_the_switch(tmp_path):
+    # issue 20, finding 2: evaluate had no way round the manifold check, and its message
+    # named data.params.check_manifold, which only training reads.
+    from multigen.config import load_config
+    from multigen.domain import options_spelled
+    from multigen.train.reference import reference_samples
+
+    dom, folder = get_domain(), _fan_folder(tmp_path / "meshes")
+    with options_spelled("--option {}"):
+        plain = dom.load_samples(folder, n_points=64)
+    assert plain.names == ["box.obj"]
+    assert "--option check_manifold=false" in plain.skipped[0][1]
+    assert "data.params" not in plain.skipped[0][1]
+    kept = dom.load_samples(folder, n_points=64, check_manifold=False)
+    assert kept.names == ["box.obj", "fan.stl"] and not kept.skipped
+    assert len(dom.reference(str(folder), check_manifold=False)) == 2
+    with pytest.raises(DomainError, match="unknown shapes evaluation option.*'check_manifolds'"):
+        dom.load_samples(folder, check_manifolds=False)
+    # a run's eval.reference is read with eval.options, and says so
+    cfg = {
+        "domain": "shapes",
+        "data": {"name": "embedded"},
+        "model": {"name": "pointnet"},
+        "method": {"name": "edm"},
+        "eval": {"reference": str(folder), "options": {"check_manifold": False}},
+    }
+    assert len(reference_samples(dom, load_config(cfg), {}, 8)) == 2
+    cfg["eval"]["options"] = {}
+    ref = reference_samples(dom, load_config(cfg), {}, 8)
+    assert "eval.options.check_manifold=false" in ref.skipped[0][1]
+    # training data: the data.params spelling
+    from multigen_domains.shapes import data
+
+    with options_spelled("data.params.{}"):
+        ds = data.mesh_folder(folder, "train", n_points=64, test_fraction=0.0)
+    assert "data.params.check_manifold=false" in ds.skipped[0][1]
