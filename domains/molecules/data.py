@@ -12,7 +12,7 @@ import torch
 from rdkit import Chem, RDLogger
 
 from multigen.domain import DomainError
-from multigen.splits import FRACTIONS, seeded_split
+from multigen.splits import FRACTIONS, describe_split, seeded_split
 
 from .conformers import cache_dir, conformers
 from .constants import QM9_PROPERTIES, RDKIT_PROPERTIES
@@ -44,6 +44,7 @@ class MoleculeDataset(torch.utils.data.Dataset):
         self.properties = tuple(properties)
         self.log = log or SkipLog()
         self.source = source
+        self.notes: list[str] = []  # how the data was read (the split made), for the run log
         index = {s: k for k, s in enumerate(self.atom_types)}
         self.mols: list[Molecule] = []
         for m in mols:
@@ -62,6 +63,11 @@ class MoleculeDataset(torch.utils.data.Dataset):
             raise DomainError(f"{source}: no usable molecules ({self.log.summary()})")
         self.types = [np.array([index[s] for s in m.symbols]) for m in self.mols]
         self.prop_stats = prop_stats or property_stats(self.mols, self.properties)
+
+    @property
+    def skipped(self) -> list[str]:
+        """``"record: reason"`` for every record dropped while reading (Domain.skipped_files)."""
+        return self.log.reasons
 
     def __len__(self) -> int:
         return len(self.mols)
@@ -151,7 +157,13 @@ def _finish(
     # Property statistics come from the training part only, whatever split is requested.
     usable = [m for m in train_mols if all(p in m.props for p in properties)]
     stats = property_stats(usable, properties) if properties and usable else None
-    return MoleculeDataset(chosen, types, properties, stats, log, source)
+    ds = MoleculeDataset(chosen, types, properties, stats, log, source)
+    if not presplit:
+        ds.notes.append(
+            f"{source}: split {split!r} = {len(chosen)} molecules of "
+            + describe_split(len(mols), seed)
+        )
+    return ds
 
 
 # ---- factories (path, split, **params) ----------------------------------------------------

@@ -241,13 +241,13 @@ class MoleculeDomain(Domain):
         if path.is_dir():
             sdf = sorted(path.glob("*.sdf")) + sorted(path.glob("*.mol"))
             if sdf:
-                mols = [m for f in sdf for m in read_sdf(f, log, sanitize=False)]
+                mols = [m for f in sdf for m in read_sdf(f, log)]
             elif list(path.glob("*.xyz")):
                 mols = read_xyz(path, log)
             else:
                 raise DomainError(f"{path}: no .sdf/.mol/.xyz files to score")
         elif path.suffix.lower() in (".sdf", ".mol", ".sd"):
-            mols = read_sdf(path, log, sanitize=False)
+            mols = read_sdf(path, log)
         elif path.suffix.lower() == ".xyz":
             mols = read_xyz(path, log)
         elif path.suffix.lower() in (".smi", ".smiles", ".txt", ".csv"):

@@ -62,8 +62,14 @@ def _files(path: Path, suffixes: tuple[str, ...]) -> list[Path]:
     return [path]
 
 
-def read_sdf(path: Path, log: SkipLog | None = None, sanitize: bool = True) -> list[Molecule]:
-    """Molecules with 3D coordinates from an SDF/MOL file or a folder of them."""
+def read_sdf(path: Path, log: SkipLog | None = None) -> list[Molecule]:
+    """Molecules with 3D coordinates from an SDF/MOL file or a folder of them.
+
+    One policy for training data, samples and references alike: records are read as written
+    (atoms, coordinates, charges, bonds), without RDKit sanitisation, so a record RDKit would
+    reject is kept (and scores as invalid) instead of vanishing from one command only. Only
+    records that cannot be parsed, or have no atoms or non-finite coordinates, are skipped,
+    each with its reason in ``log``."""
     log = log or SkipLog()
     out: list[Molecule] = []
     RDLogger.DisableLog("rdApp.*")
@@ -72,7 +78,7 @@ def read_sdf(path: Path, log: SkipLog | None = None, sanitize: bool = True) -> l
             if file.stat().st_size == 0:
                 log.skip(str(file), "empty file")
                 continue
-            supplier = Chem.SDMolSupplier(str(file), removeHs=False, sanitize=sanitize)
+            supplier = Chem.SDMolSupplier(str(file), removeHs=False, sanitize=False)
             for k, mol in enumerate(supplier):
                 where = f"{file.name} record {k + 1}"
                 if mol is None:

@@ -18,6 +18,7 @@ import json
 import math
 import platform
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -192,6 +193,32 @@ class Trainer:
             persistent_workers=d.num_workers > 0,
         )
 
+    def _report_data(self, logger: RunLogger) -> None:
+        """What reading the data dropped or assumed is said, never silent: on the console,
+        in log.jsonl, and every dropped file/record with its reason in skipped_files.json."""
+        sets = [("train", self.dataset)]
+        if self._reference is not None and self.cfg.eval.reference:  # a test split: tensors
+            sets.append(("reference", self.reference()))
+        skipped = [
+            {"set": which, "file": file, "reason": reason}
+            for which, obj in sets
+            for file, reason in self.domain.skipped_files(obj)
+        ]
+        notes = [str(n) for _, obj in sets for n in getattr(obj, "notes", None) or []]
+        for note in notes:
+            say(f"data: {note}")
+        if skipped:
+            reasons = Counter(s["reason"] for s in skipped)
+            shown = "; ".join(f"{n} x {r}" for r, n in reasons.most_common(3))
+            more = f"; {len(reasons) - 3} other reasons" if len(reasons) > 3 else ""
+            say(
+                f"data: skipped {len(skipped)} file(s)/record(s) ({shown}{more}); all of them "
+                f"are listed in {self.run_dir / 'skipped_files.json'}"
+            )
+            atomic_write_text(self.run_dir / "skipped_files.json", json.dumps(skipped, indent=2))
+        if skipped or notes:
+            logger.log(self.step, {"data/skipped": len(skipped), "data/notes": notes})
+
     # ---- checkpoints ------------------------------------------------------------------
     def _meta(self, metrics: dict[str, float] | None = None) -> dict[str, Any]:
         return {
@@ -325,6 +352,7 @@ class Trainer:
         if self.dist.is_main:
             self.run_dir.mkdir(parents=True, exist_ok=True)
             (self.run_dir / "config.yaml").write_text(dump_config(self.cfg))
+            self._report_data(logger)
         if self.resumed_from is not None:
             logger.say(f"resuming from step {self.step} ({self.resumed_from})")
         if self.step >= tc.steps:

@@ -11,3 +11,68 @@ from multigen_domains.molecules import get_domain
 def test_unknown_evaluation_option_is_refused_with_the_valid_ones(methane, water):
     with pytest.raises(DomainError, match=r"'bond' \(did you mean 'bonds'\?\).*valid: .*fcd"):
         get_domain().evaluate([methane, water], [methane, water], bond="rdkit")
+
+
+def _sdf_with_problems(path, methane, water, ethene):
+    """12 readable molecules (one of them over-bonded: RDKit cannot sanitise it) and one
+    record RDKit cannot parse at all."""
+    import numpy as np
+
+    from multigen_domains.molecules.io import write_sdf
+    from multigen_domains.molecules.mol import Molecule
+
+    five = Molecule(
+        ["C", "H", "H", "H", "H", "H"],
+        np.vstack([methane.positions, [[0.0, 0.0, -1.09]]]),
+        bonds=np.array([[0, k, 1] for k in range(1, 6)]),
+        name="pentavalent",
+    )
+    mols = [five] + [m for _ in range(4) for m in (methane, water, ethene)][:11]
+    write_sdf(mols, path)
+    with path.open("a") as fh:
+        fh.write("broken\n  nonsense\n\n  2  1  0  0  0  0  0  0  0  0999 V2000\n$$$$\n")
+    return path
+
+
+def test_training_and_evaluate_read_an_sdf_the_same_way(tmp_path, methane, water, ethene):
+    # issue 20, finding 4: training read with sanitisation and dropped "pentavalent" silently,
+    # evaluate read without it and kept every record.
+    from multigen_domains.molecules import data
+
+    sdf = _sdf_with_problems(tmp_path / "mine.sdf", methane, water, ethene)
+    train_all = data.sdf_dataset(sdf, "all")
+    scored = get_domain().load_samples(sdf)
+    assert len(train_all) == len(scored) == 12
+    assert "pentavalent" in {m.name for m in train_all.mols}
+    dropped = get_domain().skipped_files(train_all)
+    assert dropped == get_domain().skipped_files(scored)
+    assert len(dropped) == 1 and "could not parse" in dropped[0][1]
+
+
+def test_a_run_reports_what_its_data_dropped(tmp_path, methane, water, ethene, capsys):
+    import json
+
+    from multigen.config import load_config
+    from multigen.train.trainer import Trainer
+
+    sdf = _sdf_with_problems(tmp_path / "mine.sdf", methane, water, ethene)
+    cfg = load_config(
+        {
+            "domain": "molecules",
+            "data": {"name": "sdf", "path": str(sdf), "batch_size": 4},
+            "model": {"name": "egnn", "params": {"hidden": 8, "layers": 1}},
+            "method": {"name": "flow"},
+            "train": {"steps": 1, "tensorboard": False, "progress": False},
+        }
+    )
+    run = tmp_path / "run"
+    Trainer(cfg, get_domain(), run).fit()
+    out = capsys.readouterr().out
+    assert "skipped 1 file(s)/record(s) (1 x RDKit could not parse it)" in out
+    listed = json.loads((run / "skipped_files.json").read_text())
+    assert listed == [
+        {"set": "train", "file": "mine.sdf record 13", "reason": "RDKit could not parse it"}
+    ]
+    logged = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
+    assert any(r.get("data/skipped") == 1 for r in logged)
+    assert "80/10/10 train/valid/test split of its 12 items" in out  # the split, said
