@@ -1,4 +1,17 @@
-"""Quality vs. NFE for audio on the spoken-digit set (issue 4 benchmark).
+"""Audio quality benchmarks.
+
+``--data embedded`` (issue 15): class-conditional generation on the embedded procedural set
+measured against the issue's targets — the eval classifier's accuracy on generated clips vs
+on held-out real clips, inception score vs the real clips' and ``fd_mel`` vs the data floor
+(held-out real clips against the reference). The waveform diffusion recipe
+(``configs/audio/embedded_unet_edm.yaml``) is scored at several training budgets, and the
+WaveGAN (``embedded_gan.yaml``) at the same CPU time. Training runs in chunks (resumed
+exactly), so each budget point is the process CPU time spent training up to it. Writes
+benchmarks/results/audio_quality_embedded.{json,md}.
+
+    .venv/bin/python -m benchmarks.audio_quality --data embedded
+
+``--data spoken-digits`` (the default; issue 4): quality vs. NFE on the spoken-digit set.
 
 One DDPM run (ε, linear β, T=200 as DiffWave's SC09 model) is sampled with ancestral DDPM at
 6 (DiffWave's fast schedule and the plain 6-step subset), 20, 50 and 200 NFE and with
@@ -65,6 +78,11 @@ def overrides(args: argparse.Namespace, gan: bool = False) -> list[str]:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
+    ap.add_argument("--data", default="spoken-digits", choices=["spoken-digits", "embedded"])
+    ap.add_argument("--budgets", type=int, nargs="+", default=[750, 1500, 3000],
+                    help="embedded: diffusion training steps at which it is scored")
+    ap.add_argument("--gan-chunk", type=int, default=1500,
+                    help="embedded: GAN steps between scoring points")
     ap.add_argument("--steps", type=int, default=300, help="training steps per run")
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--rate", type=int, default=8000, help="sample rate; clips are 1 s")
@@ -89,6 +107,10 @@ def main() -> None:
     )
     ap.add_argument("--max-nfe", type=int, default=0, help="skip rows above this NFE (0: none)")
     args = ap.parse_args()
+    if args.data == "embedded":
+        from benchmarks.audio_quality_embedded import run_embedded
+
+        return run_embedded(args)
     if args.smoke:
         args.steps, args.n, args.n200, args.layers, args.channels = 4, 4, 2, 2, 8
     if args.threads:

@@ -51,8 +51,11 @@ def machine() -> dict:
     }
 
 
-def write_results(name: str, data: dict, table: list[dict], title: str, notes: str = "") -> None:
-    """Write ``results/<name>.json`` (everything) and ``results/<name>.md`` (the table)."""
+def write_results(
+    name: str, data: dict, table: list[dict], title: str, notes: str = "", echo: bool = False
+) -> None:
+    """Write ``results/<name>.json`` (everything) and ``results/<name>.md`` (the table); with
+    ``echo``, also print the notes and the rows."""
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / f"{name}.json").write_text(json.dumps({"machine": machine(), **data}, indent=2))
     cols = list(table[0]) if table else []
@@ -65,3 +68,7 @@ def write_results(name: str, data: dict, table: list[dict], title: str, notes: s
         cells = [f"{v:.4g}" if isinstance(v, float) else str(v) for v in row.values()]
         lines.append("| " + " | ".join(cells) + " |")
     (RESULTS / f"{name}.md").write_text("\n".join(lines) + "\n")
+    if echo:
+        print(notes)
+        for row in table:
+            print(row)

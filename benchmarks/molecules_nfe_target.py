@@ -1,6 +1,6 @@
 """Does a 50-NFE sampler reach the 1000-step stability? (the molecules issue's NFE target)
 
-Takes the DDPM EGNN trained by ``benchmarks/molecules_quality.py`` (``--run``), draws the
+Takes the DDPM EGNN trained by ``multigen benchmark molecules_nfe`` (``--run``), draws the
 same ``--n`` molecules (one seed) with ancestral DDPM at 50, 100 and 1000 steps and with
 other 50-NFE samplers (Karras σ spacing, EDM Heun with churn, DDIM η = 0.5,
 DPM-Solver++(2M) SDE, DDIM η = 1.5 and 3, which inject more noise than ancestral sampling and
@@ -56,7 +56,7 @@ def atom_stability_se(samples) -> float:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--run", default="runs/bench_molecules_quality/ddpm_eps_poly2")
+    ap.add_argument("--run", default="benchmarks/runs/molecules_nfe/runs/molecules/ddpm")
     ap.add_argument("--n", type=int, default=512)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--threads", type=int, default=1)

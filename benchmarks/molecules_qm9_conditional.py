@@ -67,10 +67,8 @@ def main() -> None:
         table,
         "QM9 conditional generation: property MAE (EDM protocol)",
         notes,
+        echo=True,
     )
-    print(notes)
-    for r in table:
-        print(r)
 
 
 if __name__ == "__main__":

@@ -92,10 +92,8 @@ def main() -> None:
         rows,
         "QM9 data row (EDM protocol) vs EDM's published data row",
         notes,
+        echo=True,
     )
-    print(notes)
-    for r in rows:
-        print(r)
 
 
 if __name__ == "__main__":

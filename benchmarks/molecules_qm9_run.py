@@ -62,10 +62,8 @@ def main() -> None:
         rows,
         "QM9, EDM protocol: our CPU-budget model vs published rows",
         notes,
+        echo=True,
     )
-    print(notes)
-    for r in rows:
-        print(r)
 
 
 if __name__ == "__main__":

@@ -280,7 +280,7 @@ def main() -> None:
         f"{sampling['seconds_per_1000']:.0f} s against {sampling['edm_seconds_per_1000']:.0f} s "
         f"for EDM's code at 1000 steps (ANCHORS: {EDM_SAMPLE_MOL_S} mol/s): "
         f"**{sampling['fraction_of_edm_time']:.3f} of EDM's time** (target ≤ 0.05). Whether "
-        "50 NFE reach the 1000-step quality is shown in molecules_quality.md.",
+        "50 NFE reach the 1000-step quality: molecules_quality.md (suite molecules_nfe).",
     ]
     (RESULTS / "molecules_speed.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))

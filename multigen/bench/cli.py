@@ -63,7 +63,7 @@ def run(args: argparse.Namespace) -> None:
         if args.scale <= 0:
             raise DomainError(f"--scale must be positive (got {args.scale})")
         for plan in suite.domains.values():
-            plan.train_steps = max(1, round(plan.train_steps * args.scale))
+            plan.scale(args.scale)
     out = Path(args.out or Path("benchmarks") / "runs" / suite.name)
     wants_cuda = args.device == "cuda" or (args.device is None and suite.device == "cuda")
     if wants_cuda and not args.dry_run and not args.report_only:

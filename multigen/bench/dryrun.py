@@ -47,13 +47,13 @@ def dry_run_job(runner: Runner, plan: DomainPlan, job: TrainJob) -> dict[str, An
         if not torch.cuda.is_available():
             extra += ["train.device=cpu", "train.compile=false"]
         rec["batch_size_paper"] = cfg.data.batch_size
-        rec["train_steps_paper"] = plan.train_steps
+        rec["train_steps_paper"] = plan.steps_for(job)
         missing = _data_missing(cfg, domain)
         if missing:
             rec["data_note"] = f"{missing}; dry run used {domain.default_dataset!r} instead"
             extra += [f"data.name={domain.default_dataset}", "data.path=null", "data.params={}"]
             extra += ["data.conditional=false"]
-        cfg = job.load([*runner.bench_overrides(plan), *extra])
+        cfg = job.load([*runner.bench_overrides(plan, job), *extra])
         run_dir = runner.out / "dryrun" / plan.name / job.method
         if run_dir.exists():
             shutil.rmtree(run_dir)

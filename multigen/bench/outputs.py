@@ -12,7 +12,7 @@ import yaml
 
 from .plots import plot_domain, quality_metric
 from .record import machine, versions, write_json
-from .suite import SUITE_DIR, Suite
+from .suite import ANCHORS_FILE, Suite
 from .tables import domain_table, markdown_table, summary_table
 
 
@@ -37,7 +37,7 @@ def load_data_rows(out: Path) -> dict[str, dict[str, Any]]:
 
 
 def load_anchors() -> dict[str, Any]:
-    path = SUITE_DIR / "anchors.yaml"
+    path = ANCHORS_FILE
     return yaml.safe_load(path.read_text()) if path.is_file() else {}
 
 

@@ -4,6 +4,10 @@ score each cell with the domain's own metrics, and store one JSON per cell.
 A failing cell is recorded with its error and the matrix goes on; ``resume`` skips cells
 already stored as ok (failed and skipped cells are tried again). Every file is written
 atomically, so Ctrl-C leaves finished cells and trained runs intact.
+
+Why one file of ~420 lines: the runner's state (suite, output folder, resume flag, cached
+references) is shared by training a job, the data row and every cell; what needs none of it
+lives elsewhere (suite parsing, variants, records, tables, plots, report, gallery files).
 """
 
 from __future__ import annotations
@@ -83,9 +87,9 @@ class Runner:
         return self.out / "runs" / job.domain / job.method
 
     # ---- configs ----------------------------------------------------------------------
-    def bench_overrides(self, plan: DomainPlan) -> list[str]:
+    def bench_overrides(self, plan: DomainPlan, job: TrainJob) -> list[str]:
         """What the benchmark fixes for every cell: the same budget, seeds and reference."""
-        steps, seed, n = plan.train_steps, self.suite.seed, plan.n_samples
+        steps, seed, n = plan.steps_for(job), self.suite.seed, plan.n_samples
         ref = plan.reference if plan.reference else "null"
         return [
             f"train.steps={steps}",
@@ -105,7 +109,7 @@ class Runner:
         ]
 
     def job_config(self, job: TrainJob, plan: DomainPlan) -> RunConfig:
-        return job.load(self.bench_overrides(plan))
+        return job.load(self.bench_overrides(plan, job))
 
     # ---- the matrix -------------------------------------------------------------------
     def run(self) -> list[dict[str, Any]]:
@@ -162,7 +166,7 @@ class Runner:
                 spec.prepare(None)
 
     def _done(
-        self, cid: str, plan: DomainPlan, train_hash: str | None = None
+        self, cid: str, plan: DomainPlan, job: TrainJob, train_hash: str | None = None
     ) -> dict[str, Any] | None:
         """A stored ok cell with the same budget (steps, samples) and training config."""
         path = self.cell_path(cid)
@@ -172,7 +176,7 @@ class Runner:
             rec = json.loads(path.read_text())
         except (OSError, json.JSONDecodeError):
             return None
-        same = (rec.get("train") or {}).get("steps") == plan.train_steps and rec.get(
+        same = (rec.get("train") or {}).get("steps") == plan.steps_for(job) and rec.get(
             "n_samples"
         ) == plan.n_samples
         same = same and train_hash is not None and rec.get("train_config_hash") == train_hash
@@ -187,7 +191,7 @@ class Runner:
         except Exception:  # noqa: BLE001 - a bad config is reported below, per cell
             chash = None
         for v, k in cells:
-            done = self._done(cell_id(plan.name, v.name, k), plan, chash)
+            done = self._done(cell_id(plan.name, v.name, k), plan, job, chash)
             if done:
                 records.append(done)
             else:

@@ -45,6 +45,9 @@ class MethodEntry(_Section):
     method: dict[str, Any] | None = Field(
         None, description="replaces the config's whole method section (e.g. {name: edm})"
     )
+    train_steps: int | None = Field(
+        None, ge=1, description="this method's budget (default: the domain's train_steps)"
+    )
 
 
 class DomainEntry(_Section):
@@ -79,7 +82,10 @@ class SuiteFile(_Section):
     n_samples: int = Field(ge=2)
     gallery: int = Field(8, ge=0)
     variants: list[str] = Field(default_factory=lambda: list(BUILTIN))
-    extra_variants: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    extra_variants: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description="more (training method, sampler, options) pairs; run besides `variants`",
+    )
     set: list[str] = Field(default_factory=list, description="overrides for every config")
     auto_domains: bool = Field(True, description="add registered domains the suite omits")
     discover: str = Field("*.yaml", description="glob for discovered configs")
@@ -96,6 +102,7 @@ class TrainJob:
     overrides: list[str]
     method_section: dict[str, Any] | None = None
     error: str | None = None  # a config that could not be found
+    train_steps: int | None = None  # None: the domain plan's budget
 
     @property
     def key(self) -> str:
@@ -131,6 +138,16 @@ class DomainPlan:
     eval_options: dict[str, Any] = field(default_factory=dict)
     prepare: list[str] = field(default_factory=list)
 
+    def steps_for(self, job: TrainJob) -> int:
+        return job.train_steps or self.train_steps
+
+    def scale(self, factor: float) -> None:
+        """Multiply every training budget of this domain (``--scale``)."""
+        self.train_steps = max(1, round(self.train_steps * factor))
+        for job in self.jobs.values():
+            if job.train_steps:
+                job.train_steps = max(1, round(job.train_steps * factor))
+
 
 @dataclass
 class Suite:
@@ -156,8 +173,11 @@ class Suite:
         return out
 
 
+ANCHORS_FILE = SUITE_DIR / "anchors.yaml"  # published numbers beside the tables, not a suite
+
+
 def available_suites() -> list[str]:
-    return sorted(p.stem for p in SUITE_DIR.glob("*.yaml"))
+    return sorted(p.stem for p in SUITE_DIR.glob("*.yaml") if p != ANCHORS_FILE)
 
 
 def resolve_path(path: str) -> Path:
@@ -235,7 +255,7 @@ def load_suite(name: str, registered: list[str], domains: list[str] | None = Non
         raise ConfigError(
             f"{path}: unknown variant(s) {unknown}; choose from: {', '.join(variants)}"
         )
-    chosen = {v: variants[v] for v in spec.variants}
+    chosen = {v: variants[v] for v in [*spec.variants, *spec.extra_variants]}
     names = list(spec.domains)
     if spec.auto_domains:
         names += [d for d in registered if d not in spec.domains]
@@ -265,7 +285,7 @@ def _plan(domain: str, entry: DomainEntry, spec: SuiteFile) -> DomainPlan:
                 f"suite {spec.name}: domain {domain}: unknown training method {m!r}; "
                 f"choose from: {', '.join(METHODS)}"
             )
-        jobs[m] = TrainJob(domain, m, resolve_path(me.config), [], me.method)
+        jobs[m] = TrainJob(domain, m, resolve_path(me.config), [], me.method, None, me.train_steps)
         if not jobs[m].config.is_file():
             jobs[m] = TrainJob(domain, m, None, [], error=f"config not found: {me.config}")
     for m, job in jobs.items():

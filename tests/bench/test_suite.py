@@ -4,18 +4,23 @@ import pytest
 import yaml
 
 from multigen.bench.plots import pareto
-from multigen.bench.suite import discover_configs, load_suite
+from multigen.bench.runner import Runner
+from multigen.bench.suite import available_suites, discover_configs, load_suite
 from multigen.bench.variants import BUILTIN
 from multigen.config import ConfigError
 from multigen.registry import domain_names
 
 
-@pytest.mark.parametrize(
-    "name", ["smoke", "cpu", "gpu"], ids=["smoke_suite", "cpu_suite", "gpu_suite"]
-)
+def test_every_shipped_suite_is_tested():
+    assert {"smoke", "cpu", "gpu", "toy_nfe", "shapes_nfe", "molecules_nfe"} <= set(
+        available_suites()
+    )
+
+
+@pytest.mark.parametrize("name", available_suites(), ids=lambda n: f"{n}_suite")
 def test_shipped_suites_validate_every_config(name):
     suite = load_suite(name, domain_names())
-    assert {"toy", "images"} <= set(suite.domains)
+    assert suite.domains and suite.cells()
     for plan in suite.domains.values():
         for job in plan.jobs.values():
             if job.config is not None:  # configs of domains still being written may be absent
@@ -29,6 +34,31 @@ def test_smoke_covers_every_registered_domain_and_variant():
     assert set(suite.variants) == set(BUILTIN)
     per_domain = 5 * 2 + 1  # five diffusion variants at two NFE budgets, one GAN cell
     assert len(suite.cells()) == per_domain * len(suite.domains)
+
+
+def test_sweep_suite_runs_every_sampler_of_every_method():
+    # toy_nfe replaces the old per-script sweep: 5 DDPM samplers, 5 EDM, 2 flow, at 5 NFE
+    suite = load_suite("toy_nfe", domain_names())
+    assert set(suite.domains) == {"eight_gaussians", "grid25"}
+    assert {p.domain for p in suite.domains.values()} == {"toy"}
+    per_sampler = {}
+    for _, v, _ in suite.cells():
+        per_sampler.setdefault(v.train, set()).add(v.sampler)
+    assert (
+        per_sampler["ddpm"] == per_sampler["edm"] == {"ddpm", "ddim", "euler", "heun", "dpmpp_2m"}
+    )
+    assert per_sampler["flow"] == {"euler", "heun"}
+    assert len(suite.cells()) == 2 * (12 * 5 + 1)
+
+
+def test_a_method_can_have_its_own_budget_and_scale_keeps_the_ratio(tmp_path):
+    suite = load_suite("shapes_nfe", domain_names())
+    plan = suite.domains["shapes"]
+    runner = Runner(suite, tmp_path)
+    assert "train.steps=300" in runner.bench_overrides(plan, plan.jobs["gan"])
+    assert "train.steps=1000" in runner.bench_overrides(plan, plan.jobs["edm"])
+    plan.scale(0.1)
+    assert plan.steps_for(plan.jobs["gan"]) == 30 and plan.steps_for(plan.jobs["edm"]) == 100
 
 
 def test_method_section_replacement():
