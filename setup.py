@@ -3,7 +3,9 @@
 - the repository's ``domains/`` folder installs under the owned import name ``multigen_domains``
   (a bare ``domains`` could clash with any other distribution);
 - the shipped configs are package data under ``multigen/configs/`` (the top-level ``configs/``
-  is a link to it), one data-only package per folder, read with ``importlib.resources``.
+  is a link to it), one data-only package per folder, read with ``importlib.resources``;
+- the pretrained models (``multigen/zoo/models/<name>/``: weights, config, card, manifest)
+  are package data of ``multigen.zoo``.
 """
 
 from setuptools import find_namespace_packages, find_packages, setup
@@ -16,5 +18,5 @@ config_packages = find_namespace_packages(include=["multigen.configs*"])
 setup(
     packages=find_packages(include=["multigen*"]) + config_packages + domain_packages,
     package_dir={"multigen_domains": "domains"},
-    package_data={p: ["*.yaml"] for p in config_packages},
+    package_data={**{p: ["*.yaml"] for p in config_packages}, "multigen.zoo": ["models/*/*"]},
 )

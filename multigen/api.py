@@ -324,18 +324,20 @@ def evaluate_run(
     checkpoint: str = "latest",
     device: str = "auto",
     weights: str = "ema",
+    export: str | Path | None = None,
     **options: Any,
 ) -> dict[str, float]:
     """Sample ``n`` (default ``eval.n_samples``) from a run or a pretrained model and score them
     against ``reference`` (default: the run's own ``eval.reference``, else its test split, ``n``
-    items) with the run's ``eval.options``; ``options`` are sample options (``seed``…)."""
+    items) with the run's ``eval.options``; ``options`` are sample options (``seed``…);
+    ``export``: also write the samples there as files."""
     from multigen.train.reference import reference_samples
 
     if not isinstance(run, LoadedRun):
         run = load_run(run, checkpoint, device, weights)
     n = n or run.config.eval.n_samples
     options.setdefault("batch_size", min(n, run.config.sample.batch_size))
-    res = sample(run, n=n, **options)
+    res = sample(run, out=export, n=n, **options)
     if reference is None:
         reference = reference_samples(run.domain, run.config, run.info, n)
     elif isinstance(reference, str | Path):
@@ -439,9 +441,20 @@ def demo_config(domain: str, fast: bool) -> Path:
 
 
 def demo(
-    domains: list[str] | None = None, out: str | Path = "demo_out", fast: bool = False
+    domains: list[str] | None = None,
+    out: str | Path = "demo_out",
+    fast: bool = False,
+    train_all: bool = False,
 ) -> dict[str, dict[str, float]]:
-    """Train, sample and evaluate each domain on its embedded data; writes ``out/report.md``."""
+    """Sample and score every pretrained (zoo) model and train one toy model end to end
+    (``multigen.zoo.demo``); with ``train_all``, train, sample and evaluate each domain on its
+    embedded data instead. Writes ``out/report.md``."""
+    if not train_all:
+        from multigen.zoo import demo as zoo_demo
+
+        for name in domains or ():
+            demo_config(name, fast)  # a registered domain, as for --train-all
+        return zoo_demo.run(out, domains, fast)
     out = Path(out)
     names = domains or [d for d in domain_names() if (CONFIG_DIR / d / "demo.yaml").is_file()]
     results: dict[str, dict[str, float]] = {}

@@ -197,3 +197,14 @@ def test_hub_reference_is_checked_and_needs_huggingface_hub(zoo):
     except ImportError:
         with pytest.raises(ZooError, match="needs the huggingface_hub package"):
             api.sample("hf:someone/tiny", n=2)
+
+
+def test_demo_samples_the_zoo_and_trains_one_model(zoo, tmp_path, capsys):
+    assert main(["demo", "--fast", "--out", str(tmp_path / "demo")]) == 0
+    out = capsys.readouterr().out
+    assert "zoo:tiny" in out and "report.html" in out
+    report = (tmp_path / "demo" / "report.md").read_text()
+    assert "## zoo:tiny" in report and "Trained here" in report
+    assert "data:image/png;base64," in (tmp_path / "demo" / "report.html").read_text()
+    scores = json.loads((tmp_path / "demo" / "report.json").read_text())
+    assert {"zoo:tiny", "train:toy"} <= set(scores)

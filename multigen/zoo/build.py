@@ -71,6 +71,24 @@ def _write_entry(folder: Path, run, dtype: str, meta_extra: dict[str, Any]) -> N
     (folder / "meta.json").write_text(json.dumps(meta, indent=2) + "\n")
 
 
+SCORING_SECTIONS = ("sample.", "eval.")
+
+
+def with_scoring(run, overrides: list[str] | tuple[str, ...]):
+    """``run`` with its sample/eval sections overridden (how an entry is sampled and scored;
+    never what was trained, so the weights still match the config)."""
+    from dataclasses import replace
+
+    from multigen.config import load_config
+
+    wrong = [o for o in overrides if not o.strip().startswith(SCORING_SECTIONS)]
+    if wrong:
+        raise ZooError(f"only sample.* and eval.* can be set on a zoo entry, not {wrong}")
+    if not overrides:
+        return run
+    return replace(run, config=load_config(run.config.model_dump(mode="json"), list(overrides)))
+
+
 def _same(a: dict[str, float], b: dict[str, float], spread: dict[str, float]) -> bool:
     """Scores equal within the metric's own seed spread (or 1 % of its value)."""
     return all(abs(a[k] - b[k]) <= max(spread.get(k, 0.0), 0.01 * abs(a[k]), 1e-9) for k in a)
@@ -85,6 +103,7 @@ def add(
     retrain: str | None = None,
     headline: str | None = None,
     checkpoint: str = "latest",
+    scoring: list[str] | tuple[str, ...] = (),
     dtype: str = "auto",
     n: int | None = None,
     check_n: int = 64,
@@ -101,7 +120,7 @@ def add(
     plain_name(name, "zoo model name")
     if dtype not in ("auto", *DTYPES):
         raise ZooError(f"dtype must be auto, fp32 or bf16, got {dtype!r}")
-    run = load_run(run_dir, checkpoint)
+    run = with_scoring(load_run(run_dir, checkpoint), scoring)
     meta = ckpt.read_meta(run.checkpoint)
     cfg = run.config
     title = title or f"{cfg.method.name} on {cfg.data.name} ({cfg.domain})"
@@ -129,8 +148,9 @@ def add(
         entry = load_entry(folder, device="cpu")
         if chosen != "fp32" or dtype == "auto":
             check = check_block(entry, check_n, blocks)
-        log(f"[{name}] data floor at {n}")
+        log(f"[{name}] data floor at {n} and at {check_n}")
         floor, floor_split = data_floor(entry, n)
+        check["floor"] = data_floor(entry, check_n)[0]  # the check's own size: comparable
         headline = headline or next(k for k in results[chosen] if k not in BOOKKEEPING)
         if headline not in results[chosen]:
             raise ZooError(f"headline metric {headline!r} is not among {sorted(results[chosen])}")

@@ -33,9 +33,10 @@ def render(card: dict[str, Any]) -> str:
         "| | |",
         "|---|---|",
         f"| domain | {card['domain']} |",
-        f"| data set | {ds['name']} {ds['params'] or ''} — trained on split `{ds['train_split']}`, "
+        f"| data set | {ds['name']}{' ' + str(ds['params']) if ds['params'] else ''} — "
+        f"trained on split `{ds['train_split']}`, "
         f"scored against {ds['reference']} |",
-        f"| method | {card['method']} {card['method_config'] or ''} |",
+        f"| method | {card['method']} {card['method_config']} |",
         f"| network | {net['name']} {net['params'] or ''}: {net['parameters']:,} parameters "
         f"(shipped: {', '.join(net['shipped'])}) |",
         f"| training | {tr['steps']:,} steps, batch {tr['batch_size']}, lr {tr['lr']}, "
@@ -51,18 +52,23 @@ def render(card: dict[str, Any]) -> str:
         f"The data floor scores real data ({ev['floor_split']}) against the same reference "
         "the same way: no model is expected to beat it. The check column is what "
         f"`tests/test_zoo_cards.py` re-measures from the weights: {chk['n']} samples "
-        f"(seed {chk['seed']}), tolerance 4 × the spread over {chk['blocks']} seed blocks, "
-        f"at least {chk['min_rel']:.0%} of the value.",
+        f"(seed {chk['seed']}), tolerance {chk['spread_factor']:g} × the standard deviation "
+        f"over {chk['blocks']} seed blocks of that size, at least {chk['min_rel']:.0%} of the "
+        "value (exact where the blocks agreed).",
         "",
-        f"| metric | this model | data floor | check at n={chk['n']} |",
-        "|---|---|---|---|",
+        f"| metric | this model | data floor | check at n={chk['n']} | data floor at "
+        f"n={chk['n']} |",
+        "|---|---|---|---|---|",
     ]
     for k, v in ev["metrics"].items():
         mark = " (headline)" if k == ev["headline"] else ""
         check = chk["metrics"].get(k)
         tol = chk["tolerance"].get(k)
         shown = "–" if check is None else f"{_num(check)} ± {tol:.2g}"
-        lines.append(f"| {k}{mark} | {_num(v)} | {_num(ev['floor'].get(k))} | {shown} |")
+        lines.append(
+            f"| {k}{mark} | {_num(v)} | {_num(ev['floor'].get(k))} | {shown} "
+            f"| {_num(chk['floor'].get(k))} |"
+        )
     lines.append("")
     anchor = card.get("anchor")
     lines += [

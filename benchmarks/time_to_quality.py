@@ -1,0 +1,139 @@
+"""Quality against training minutes for the zoo's runs (issue 16).
+
+Scores every kept checkpoint of each ``runs/zoo/<name>`` (trained by
+``python -m benchmarks.zoo_entries train NAME``) with the recipe's headline metric at the
+card's sample size and sampler, beside the data floor at the same size; minutes come from the
+run's ``log.jsonl``. Also records the recipes that were tried and dropped (``TRIED``).
+
+    python -m benchmarks.time_to_quality                 # every run present
+    python -m benchmarks.time_to_quality digits-edm      # some of them
+
+Writes benchmarks/results/time_to_quality.{json,md,png}.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+import torch
+
+from benchmarks.common import RESULTS, write_results
+from benchmarks.zoo_entries import RECIPES, RUNS
+from multigen import api
+from multigen.train.checkpoint import list_checkpoints, read_meta
+from multigen.zoo.build import training_seconds, with_scoring
+from multigen.zoo.scoring import data_floor, score
+
+# Recipes tried and dropped, with what was seen (filled in by hand from the runs' logs).
+TRIED = [
+    {
+        "entry": "digits-edm",
+        "recipe": "configs/images/digits_edm.yaml as shipped (U-Net 32 ch, [1, 2, 2], attn 8)",
+        "seen": "1.25 s/step on the shared cores: 4,000 steps would take ~80 min; stopped at "
+        "step 100 in favour of the 16-channel U-Net",
+    },
+    {
+        "entry": "toy-flow",
+        "recipe": "configs/toy/eight_gaussians_flow.yaml (3,000 steps, EMA 0.995)",
+        "seen": "energy distance 0.0031 (floor 0.0012) at euler 50; heun/dpmpp/euler 200 "
+        "0.0031-0.0032; the 2,500-step checkpoint 0.0018: noise between checkpoints is as "
+        "large as the gap to the floor",
+    },
+]
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("names", nargs="*", help="recipes to score (default: every run present)")
+    args = p.parse_args()
+    torch.set_num_threads(1)
+    names = args.names or [n for n in RECIPES if (RUNS / n).is_dir()]
+    old = RESULTS / "time_to_quality.json"
+    rows = (
+        [r for r in json.loads(old.read_text())["rows"] if r["entry"] not in names]
+        if (old.is_file())
+        else []
+    )
+    for name in names:
+        rows += curve(name)
+    rows.sort(key=lambda r: (r["entry"], r["step"]))
+    write_results(
+        "time_to_quality",
+        {"rows": rows, "tried": TRIED},
+        [{k: r[k] for k in COLUMNS} for r in rows],
+        "Zoo: quality against training minutes (2 shared CPU cores, 1 torch thread)",
+        notes=NOTES
+        + "\n\nTried and dropped:\n\n"
+        + "\n".join(f"- {t['entry']}: {t['recipe']} — {t['seen']}" for t in TRIED),
+    )
+    plot(rows)
+
+
+COLUMNS = ["entry", "method", "step", "minutes", "metric", "value", "floor", "x_floor", "n"]
+NOTES = (
+    "Each row: one kept checkpoint of the zoo run, EMA weights, sampled with the recipe's "
+    "sampler and scored like the card (n samples vs n reference items, seed 0). minutes = "
+    "wall-clock to that step from log.jsonl, on cores shared with other jobs (so minutes "
+    "are an upper bound of a quiet machine's). x_floor = value / floor (lower-is-better "
+    "metrics; 1 = as good as real held-out data)."
+)
+
+
+def curve(name: str) -> list[dict]:
+    recipe = RECIPES[name]
+    run_dir = RUNS / name
+    rows = []
+    floor = None
+    for path in list_checkpoints(run_dir):
+        step = read_meta(path)["step"]
+        run = api.load_run(run_dir, checkpoint=str(path), device="cpu")
+        run = with_scoring(run, recipe.scoring)
+        if floor is None:
+            floor = data_floor(run, recipe.n)[0][recipe.headline]
+        value = score(run, recipe.n)[recipe.headline]
+        seconds = training_seconds(run_dir, step)
+        rows.append(
+            {
+                "entry": name,
+                "domain": run.config.domain,
+                "method": run.config.method.name,
+                "step": step,
+                "minutes": None if seconds is None else round(seconds / 60, 2),
+                "metric": recipe.headline,
+                "value": value,
+                "floor": floor,
+                "x_floor": value / floor if floor else None,
+                "n": recipe.n,
+            }
+        )
+        print(f"{name} step {step}: {recipe.headline} {value:.4g} (floor {floor:.4g})", flush=True)
+    return rows
+
+
+def plot(rows: list[dict]) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    entries = sorted({r["entry"] for r in rows})
+    fig, axes = plt.subplots(1, len(entries), figsize=(3.2 * len(entries), 3), squeeze=False)
+    for ax, name in zip(axes[0], entries, strict=True):
+        pts = [r for r in rows if r["entry"] == name and r["minutes"] is not None]
+        ax.plot([r["minutes"] for r in pts], [r["value"] for r in pts], "o-", label="model")
+        ax.axhline(pts[0]["floor"], color="k", ls="--", lw=1, label="data floor")
+        ax.set_title(name, fontsize=9)
+        ax.set_xlabel("training minutes")
+        ax.set_ylabel(pts[0]["metric"])
+        ax.set_yscale("log")
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(RESULTS / "time_to_quality.png", dpi=90)
+
+
+if __name__ == "__main__":
+    if __package__ in (None, ""):
+        sys.exit("run as: python -m benchmarks.time_to_quality")
+    main()
