@@ -76,3 +76,24 @@ def test_a_run_reports_what_its_data_dropped(tmp_path, methane, water, ethene, c
     logged = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
     assert any(r.get("data/skipped") == 1 for r in logged)
     assert "80/10/10 train/valid/test split of its 12 items" in out  # the split, said
+
+
+def test_nitro_group_is_valid_the_edm_way_and_charged_validity_has_its_own_key():
+    # issue 20, finding 5: bonds from the distance table (N=O twice) with the file's N+/O-
+    # kept made nitromethane unsanitisable; EDM builds neutral atoms and RDKit accepts it.
+    from rdkit import Chem
+    from rdkit.Chem import AllChem
+
+    from multigen_domains.molecules.evaluate import evaluate_molecules
+    from multigen_domains.molecules.mol import Molecule
+
+    rd = Chem.AddHs(Chem.MolFromSmiles("C[N+](=O)[O-]"))
+    AllChem.EmbedMolecule(rd, randomSeed=1)
+    AllChem.MMFFOptimizeMolecule(rd)
+    nitro = Molecule.from_rdkit(rd, name="nitromethane")
+    assert sorted(nitro.charges.tolist()) == [-1, 0, 0, 0, 0, 0, 1]
+    out = evaluate_molecules([nitro], None, fcd=False, strain=False)
+    assert out["validity"] == 1.0  # EDM's protocol: neutral atoms, bond orders from distances
+    assert out["validity_charged"] == 0.0  # the written charges contradict those bond orders
+    kept = evaluate_molecules([nitro], None, bonds="file", fcd=False, strain=False)
+    assert kept["validity"] == kept["validity_charged"] == 1.0  # the file's bonds and charges
