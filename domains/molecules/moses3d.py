@@ -21,6 +21,7 @@ import numpy as np
 import rdkit
 
 from multigen.domain import DomainError
+from multigen.fileio import atomic_dir
 
 from .conformers import cache_dir, conformers
 from .io import SkipLog, write_sdf
@@ -82,20 +83,13 @@ def prepare_moses3d(
         raise DomainError(f"moses3d: --n must be at least 1, got {n}")
     folder = moses3d_dir(n, seed)
     if read_meta(folder) is None:
-        tmp = folder.with_name(f".{folder.name}.{os.getpid()}.tmp")
-        shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir(parents=True)
         meta: dict = {"format": FORMAT, "n": n, "seed": seed, "rdkit": rdkit.__version__}
-        try:
+        with atomic_dir(folder) as tmp:
             for split, count in split_sizes(n).items():
                 meta[split], mols = _embed_split(split, count, seed, processes, progress, tmp)
                 if split == "train":
                     meta["elements"] = atom_types_of(mols)
             (tmp / "meta.json").write_text(json.dumps(meta, indent=2))
-            shutil.rmtree(folder, ignore_errors=True)  # an incomplete older folder
-            os.replace(tmp, folder)
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
     if out_dir is None:
         return folder
     out_dir = Path(out_dir)

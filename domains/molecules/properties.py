@@ -14,6 +14,8 @@ import json
 import torch
 from safetensors.torch import load_model, save_model
 
+from multigen.fileio import atomic_save
+
 from .conformers import cache_dir
 from .data import MoleculeDataset
 from .mol import Molecule
@@ -61,10 +63,7 @@ def train_predictor(
         opt.zero_grad()
         loss.backward()
         opt.step()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    save_model(model, str(tmp))
-    tmp.replace(path)
+    atomic_save(path, lambda tmp: save_model(model, tmp))
     return model.eval()
 
 

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import sys
 import zipfile
 from importlib import metadata
 from pathlib import Path
 
 import numpy as np
+
+from multigen.fileio import atomic_save
 
 from .conformers import cache_dir
 from .qm9_pack import PACK_PARTS, PACK_PROPERTIES, POLAR_FILE, QM9Table, read_pack
@@ -77,18 +78,8 @@ def read_cache(path: Path, signature: dict) -> tuple[QM9Table | None, str]:
 
 
 def write_cache(path: Path, table: QM9Table, signature: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with tmp.open("wb") as fh:
-            np.savez(
-                fh,
-                meta=np.asarray(json.dumps(signature)),
-                **{k: getattr(table, k) for k in _FIELDS},
-            )
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    fields = {k: getattr(table, k) for k in _FIELDS}
+    atomic_save(path, lambda tmp: np.savez(tmp, meta=np.asarray(json.dumps(signature)), **fields))
 
 
 def load_table(folder: Path, progress: bool = True, rebuild: bool = False) -> QM9Table:
