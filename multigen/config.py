@@ -256,8 +256,10 @@ def load_config(
     if not isinstance(raw, dict):
         raise ConfigError(f"{name}: the top level must be a mapping of sections")
     raw = _deep_copy(raw)
+    before = _deep_copy(raw.get("data"))
     for assignment in overrides:
         set_override(raw, assignment)
+    _reference_follows_data(raw, before, overrides)
     try:
         cfg = RunConfig.model_validate(raw)
     except ValidationError as exc:
@@ -267,6 +269,28 @@ def load_config(
     if bad:  # a NaN/inf learning rate or size is never what was meant
         raise ConfigError(f"{name}: {bad[0]} is not a finite number")
     return cfg
+
+
+def _reference_follows_data(raw: dict[str, Any], before: Any, overrides) -> None:
+    """A config's ``eval.reference`` that names its own data set (``NAME[:split]``, or a
+    path under ``data.path``) was chosen for that data: when ``--set`` changes
+    ``data.name``/``data.path`` and leaves ``eval.reference`` alone, the reference follows the
+    new data (None: its test split) instead of scoring against the old set."""
+    keys = {a.split("=", 1)[0].strip() for a in overrides}
+    if keys & {"eval", "eval.reference"} or not keys & {"data", "data.name", "data.path"}:
+        return
+    data, ev = raw.get("data"), raw.get("eval")
+    if not (isinstance(data, dict) and isinstance(ev, dict) and isinstance(before, dict)):
+        return
+    ref = ev.get("reference")
+    same = (data.get("name"), data.get("path")) == (before.get("name"), before.get("path"))
+    if not isinstance(ref, str) or same:
+        return
+    old_path = str(before.get("path") or "")
+    if ref.split("@")[0].split(":")[0] == before.get("name") or (
+        old_path and ref.startswith(old_path)
+    ):
+        ev["reference"] = None
 
 
 def _nonfinite_keys(raw: Any, prefix: str = "") -> list[str]:

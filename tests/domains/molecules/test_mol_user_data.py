@@ -97,3 +97,19 @@ def test_nitro_group_is_valid_the_edm_way_and_charged_validity_has_its_own_key()
     assert out["validity_charged"] == 0.0  # the written charges contradict those bond orders
     kept = evaluate_molecules([nitro], None, bonds="file", fcd=False, strain=False)
     assert kept["validity"] == kept["validity_charged"] == 1.0  # the file's bonds and charges
+
+
+def test_a_run_on_its_own_sdf_scores_against_that_files_test_split(
+    tmp_path, methane, water, ethene
+):
+    # issue 20, finding 7: `--set data.name=sdf --set data.path=…` kept embedded:test
+    from multigen.config import load_config
+    from multigen.train.reference import reference_samples
+
+    sdf = _sdf_with_problems(tmp_path / "mine.sdf", methane, water, ethene)
+    cfg = load_config("configs/molecules/embedded_edm.yaml", ["data.name=sdf", f"data.path={sdf}"])
+    assert cfg.eval.reference is None
+    dom = get_domain()
+    train = dom.load_dataset("sdf", sdf, "train")
+    ref = reference_samples(dom, cfg, dom.describe(train), 64)
+    assert len(ref) == len(dom.load_dataset("sdf", sdf, "test")) == 2
