@@ -14,7 +14,7 @@ import traceback
 from pathlib import Path
 
 from multigen.config import ConfigError
-from multigen.domain import DomainError
+from multigen.domain import DomainError, options_spelled
 from multigen.fileio import atomic_write_text
 from multigen.train.checkpoint import CheckpointError
 
@@ -119,19 +119,19 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     if not (args.domain and args.samples and args.reference):
         raise DomainError("evaluate needs --domain, --samples and --reference (or --run RUN)")
     dom = get_domain(args.domain)
+    dom.check_options(options)  # a typo fails before anything is read
+    read = dom.reading(options)  # options that also apply to reading the files
     path = Path(args.samples)
-    if path.exists():
-        # load here (not inside api.evaluate) so the report can name the skipped files
-        samples = dom.load_samples(path, strict=args.strict)
-    elif ":" in args.samples:  # a dataset NAME:split scored as samples (the "data" row)
-        samples = dom.reference(args.samples, strict=args.strict)
-    else:
-        raise DomainError(f"samples not found: {path}")
-    reference = args.reference
-    if isinstance(reference, str):
-        reference = dom.reference(reference, strict=args.strict)
-    with warnings.catch_warnings(record=True) as caught:
+    with options_spelled("--option {}"), warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", SmallSampleWarning)
+        if path.exists():
+            # load here (not inside api.evaluate) so the report can name the skipped files
+            samples = dom.load_samples(path, strict=args.strict, **read)
+        elif ":" in args.samples:  # a dataset NAME:split scored as samples (the "data" row)
+            samples = dom.reference(args.samples, strict=args.strict, **read)
+        else:
+            raise DomainError(f"samples not found: {path}")
+        reference = dom.reference(args.reference, strict=args.strict, **read)
         scores = api.evaluate(dom, samples, reference, strict=args.strict, **options)
     notes = dict.fromkeys(str(w.message) for w in caught if w.category is SmallSampleWarning)
     for w in caught:  # other warnings are shown as Python would have shown them

@@ -154,3 +154,22 @@ def test_check_manifold_reaches_evaluate_and_messages_name_the_switch(tmp_path):
     with options_spelled("data.params.{}"):
         ds = data.mesh_folder(folder, "train", n_points=64, test_fraction=0.0)
     assert "data.params.check_manifold=false" in ds.skipped[0][1]
+
+
+def test_evaluate_command_takes_check_manifold_and_refuses_typos(tmp_path, capsys):
+    from multigen.cli import main
+
+    folder = _fan_folder(tmp_path / "meshes")
+    trimesh.creation.icosphere().export(folder / "ball.ply")
+    ref = tmp_path / "ref.npy"
+    np.save(ref, np.random.default_rng(0).normal(size=(3, 64, 3)).astype(np.float32))
+    argv = ["evaluate", "--domain", "shapes", "--samples", str(folder), "--reference", str(ref)]
+    argv += ["--option", "metrics=[cd]"]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "skipped 1 file(s)" in out and "--option check_manifold=false" in out
+    assert main([*argv, "--option", "check_manifold=false"]) == 0
+    assert "skipped" not in capsys.readouterr().out
+    assert main([*argv, "--option", "emd_mod=fast"]) == 2
+    err = capsys.readouterr().err
+    assert "'emd_mod'" in err and "emd_mode" in err and "check_manifold" in err
