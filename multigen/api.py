@@ -306,7 +306,7 @@ def evaluate(
     if isinstance(reference, str | Path):
         reference = dom.reference(str(reference), n=n, strict=strict)
     scores = checks.require_finite_scores(dom.evaluate(samples, reference, **options))
-    for note in checks.sample_size_notes(scores):
+    for note in dom.sample_size_notes(scores):  # each metric against its stated minimum N
         checks.warn(note)
     skipped = dom.skipped_files(samples) + dom.skipped_files(reference)
     if skipped:

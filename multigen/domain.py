@@ -242,6 +242,9 @@ class Domain:
     # Those of them that change how sample/reference files are read: callers pass them to
     # load_samples and reference as well (see reading()).
     read_options: ClassVar[tuple[str, ...]] = ()
+    # The minimum meaningful number of samples (and reference items) of each metric, as glob
+    # patterns -> N; metrics not named need multigen.metrics.checks.MIN_SAMPLES (100).
+    min_samples: ClassVar[Mapping[str, int]] = {}
 
     # ---- data -------------------------------------------------------------------------
     def load_dataset(
@@ -367,6 +370,12 @@ class Domain:
     def reading(self, options: Mapping[str, Any]) -> dict[str, Any]:
         """The evaluation options that also apply while reading files."""
         return {k: v for k, v in options.items() if k in self.read_options}
+
+    def sample_size_notes(self, scores: Mapping[str, float]) -> list[str]:
+        """Warnings for metrics computed from fewer items than their stated minimum."""
+        from multigen.metrics.checks import minimum_notes
+
+        return minimum_notes(scores, self.min_samples)
 
     def check_options(self, options: Mapping[str, Any]) -> None:
         """Refuse evaluation options this domain does not declare (``eval_options``), so a

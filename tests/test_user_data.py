@@ -41,3 +41,38 @@ def test_reference_unrelated_to_the_data_is_kept(tmp_path):
     raw["data"] = {"name": "folder", "path": "data/cifar10"}
     raw["eval"] = {"reference": "data/cifar10/train"}
     assert load_config(raw, ["data.path=/mine"]).eval.reference is None
+
+
+@pytest.mark.parametrize("domain", ["shapes", "molecules", "toy", "images", "audio"])
+def test_every_domain_states_minimum_n_and_warns_below_it(domain):
+    # finding 8: shapes scored 3 samples against 128 without a word
+    from multigen.metrics.checks import MIN_SAMPLES, minimum_n
+    from multigen.registry import get_domain
+
+    dom = get_domain(domain)
+    assert all(int(n) >= 1 for n in dom.min_samples.values())
+    scores = {"n_samples": 3.0, "n_reference": 128.0, "some_metric": 0.5}
+    notes = dom.sample_size_notes(scores)
+    assert len(notes) == 1 and "3 samples" in notes[0] and "some_metric" in notes[0]
+    assert minimum_n("some_metric", dom.min_samples) == MIN_SAMPLES
+
+
+def test_shapes_evaluate_warns_for_three_samples_against_128():
+    import numpy as np
+
+    from multigen import api
+    from multigen.metrics.checks import SmallSampleWarning
+
+    rng = np.random.default_rng(0)
+    gen, ref = rng.normal(size=(3, 64, 3)), rng.normal(size=(128, 64, 3))
+    with pytest.warns(SmallSampleWarning, match=r"3 samples.*mmd_cd.*need 100"):
+        scores = api.evaluate("shapes", gen, ref, metrics=["cd"])
+    assert scores["n_samples"] == 3 and scores["n_reference"] == 128
+
+
+def test_molecule_metrics_state_their_own_minimum():
+    from multigen.registry import get_domain
+
+    dom = get_domain("molecules")
+    notes = dom.sample_size_notes({"n_samples": 40.0, "validity": 1.0, "fcd": 2.0})
+    assert len(notes) == 1 and "fcd need 513" in notes[0] and "validity" not in notes[0]

@@ -76,6 +76,9 @@ class ImageDomain(Domain):
     name: str = "images"
     default_dataset: str = "digits"
     eval_options: ClassVar[dict[str, str]] = OPTIONS
+    # FD also warns while N <= the feature dimension (singular covariance); KID is unbiased
+    # and usable from 50; precision/recall and IS need the default 100
+    min_samples: ClassVar[dict[str, int]] = {"kid_*": 50}
 
     def __post_init__(self) -> None:
         self.datasets = self.datasets or _datasets()

@@ -8,6 +8,7 @@ import numpy as np
 from scipy.stats import wasserstein_distance
 
 from .bonds import infer_bonds
+from .metrics.bonded import bond_aware_metrics
 from .metrics.chem import drug_properties, edm_smiles, to_smiles, validity_metrics
 from .metrics.geometry import (
     atom_number_counts,
@@ -97,6 +98,8 @@ def evaluate_molecules(
     **_: Any,
 ) -> dict[str, float]:
     out: dict[str, float] = {"n_samples": float(len(samples))}
+    if reference is not None:
+        out["n_reference"] = float(len(reference.mols))
     if not samples:
         return out
     out.update(stability(samples))
@@ -113,6 +116,8 @@ def evaluate_molecules(
         )
     )
     out["validity_charged"] = charged_validity(samples, bonds)
+    # the bond-aware protocol: the molecules' own bonds and charges (joint-graph models)
+    out.update(bond_aware_metrics(samples, reference.smiles_set if reference else None))
     valid = [s for s in smiles if s]
     props = drug_properties(valid)
     for k, v in props.items():  # undefined without valid molecules: left out, never NaN

@@ -8,15 +8,21 @@
   ``N > D``.
 - Any distribution metric from fewer than ``MIN_SAMPLES`` samples varies between draws by
   as much as the differences it is used to find: ``evaluate`` warns below it.
+- Each domain states the minimum meaningful N of its metrics (``Domain.min_samples``,
+  glob patterns -> N; ``MIN_SAMPLES`` for any metric it does not name): ``evaluate`` and
+  the end-of-run scoring warn, naming the metrics, when the samples or the reference are
+  fewer (:func:`minimum_notes`).
 """
 
 from __future__ import annotations
 
+import fnmatch
 import math
 import warnings
 from collections.abc import Mapping
 
 MIN_SAMPLES = 100
+COUNTS = {"n_samples", "n_reference", "n_generated", "modes_total", "skipped_files"}
 
 
 class SmallSampleWarning(UserWarning):
@@ -50,14 +56,32 @@ def frechet_note(n1: int, n2: int, dim: int) -> str | None:
     )
 
 
-def sample_size_notes(scores: Mapping[str, float]) -> list[str]:
+def minimum_n(key: str, minimums: Mapping[str, int]) -> int:
+    """The stated minimum meaningful N of metric ``key`` (the first matching pattern)."""
+    for pattern, n in minimums.items():
+        if fnmatch.fnmatchcase(key, pattern):
+            return int(n)
+    return MIN_SAMPLES
+
+
+def minimum_notes(scores: Mapping[str, float], minimums: Mapping[str, int]) -> list[str]:
+    """One note per set (samples, reference) naming the metrics computed from fewer items
+    than their stated minimum."""
     notes = []
     for key, what in (("n_samples", "samples"), ("n_reference", "reference items")):
         n = scores.get(key)
-        if n is not None and n < MIN_SAMPLES:
+        if n is None:
+            continue
+        low: dict[int, list[str]] = {}
+        for metric in scores:
+            need = minimum_n(metric, minimums)
+            if metric not in COUNTS and n < need:
+                low.setdefault(need, []).append(metric)
+        if low:
+            parts = "; ".join(f"{', '.join(ms)} need {need}" for need, ms in sorted(low.items()))
             notes.append(
-                f"scores from {int(n)} {what}: below {MIN_SAMPLES} distribution metrics vary "
-                "between draws as much as between models; use more before comparing"
+                f"scores from {int(n)} {what}, fewer than these metrics need to mean much "
+                f"({parts}); below that they vary between draws as much as between models"
             )
     return notes
 

@@ -514,6 +514,8 @@ class Trainer:
         t0 = time.perf_counter()
         metrics = self.domain.evaluate(samples, self.reference(), **self.cfg.eval.options)
         metrics = require_finite_scores(metrics, f"scoring step {self.step}")
+        for note in self.domain.sample_size_notes(metrics):
+            say(f"warning: {note} (eval.n_samples)")
         if show:
             say(f"scored in {time.perf_counter() - t0:.1f} s")
         return metrics

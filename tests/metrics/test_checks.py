@@ -16,8 +16,8 @@ from multigen.metrics.checks import (
     MIN_SAMPLES,
     SmallSampleWarning,
     frechet_note,
+    minimum_notes,
     require_finite_scores,
-    sample_size_notes,
 )
 from multigen.metrics.frechet import frechet_distance_features
 from multigen.registry import domain_names, get_domain
@@ -66,9 +66,10 @@ def test_toy_partly_nan_samples_still_score(tmp_path):
 def test_small_sample_rules():
     assert frechet_note(10, 10, 64) is not None and "64" in frechet_note(10, 10, 64)
     assert frechet_note(65, 1000, 64) is None
-    assert sample_size_notes({"n_samples": float(MIN_SAMPLES)}) == []
-    notes = sample_size_notes({"n_samples": 3.0, "n_reference": 128.0})
-    assert len(notes) == 1 and "3 samples" in notes[0]
+    assert minimum_notes({"n_samples": float(MIN_SAMPLES), "fd": 1.0}, {}) == []
+    notes = minimum_notes({"n_samples": 3.0, "n_reference": 128.0, "fd": 1.0, "v": 1.0}, {"v": 2})
+    assert len(notes) == 1 and "3 samples" in notes[0] and f"fd need {MIN_SAMPLES}" in notes[0]
+    assert "v need" not in notes[0]  # 3 >= its stated minimum of 2
     rng = np.random.default_rng(0)
     with pytest.warns(SmallSampleWarning, match="singular"):
         frechet_distance_features(rng.normal(size=(5, 8)), rng.normal(size=(50, 8)))
