@@ -10,7 +10,11 @@ from multigen.domain import DomainError
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("suite", help="smoke, cpu, gpu (configs/bench/NAME.yaml) or a suite file")
+    parser.add_argument(
+        "suite",
+        help="a suite (smoke, cpu, gpu, toy_nfe, ...: configs/bench/NAME.yaml, or a suite file) "
+        "or a protocol benchmark (qm9_conditional)",
+    )
     parser.add_argument("--domains", nargs="+", metavar="DOMAIN", help="only these domains")
     parser.add_argument(
         "--methods",
@@ -45,10 +49,47 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--report-only", action="store_true", help="rebuild results/plots/report from OUT"
     )
+    parser.add_argument(
+        "--option",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="an option of a protocol benchmark (e.g. steps=500); YAML values",
+    )
+
+
+def run_protocol_benchmark(args: argparse.Namespace) -> None:
+    import yaml
+
+    from .protocols import publish_protocol, run_protocol
+
+    options = {}
+    for kv in args.option:
+        key, eq, value = kv.partition("=")
+        if not eq or not key:
+            raise DomainError(f"--option expects KEY=VALUE, got {kv!r}")
+        options[key] = yaml.safe_load(value)
+    out = Path(args.out or Path("benchmarks") / "runs" / args.suite)
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    result = run_protocol(args.suite, out, options)
+    print(f"{result.title}: {len(result.table)} rows -> {out}/results.md")
+    if args.publish:
+        for path in publish_protocol(out, Path(args.publish), f"bench_{args.suite}"):
+            print(f"published {path}")
 
 
 def run(args: argparse.Namespace) -> None:
     from multigen.registry import domain_names
+
+    from .protocols import is_protocol
+
+    if is_protocol(args.suite):
+        return run_protocol_benchmark(args)
+    if args.option:
+        raise DomainError("--option applies to protocol benchmarks (qm9_conditional), not suites")
 
     from .dryrun import dry_run
     from .outputs import write_outputs

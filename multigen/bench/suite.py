@@ -21,6 +21,7 @@ from multigen.domain import DomainError
 from multigen.fileio import plain_name
 from multigen.methods import METHODS
 
+from .protocols import protocol_names
 from .variants import BUILTIN, Variant, make_variant
 
 SUITE_DIR = CONFIG_DIR / "bench"
@@ -193,7 +194,8 @@ def suite_path(name: str) -> Path:
     if not candidate.is_file():
         raise DomainError(
             f"unknown benchmark suite {name!r}; choose one of: {', '.join(available_suites())} "
-            "(or give a path to a suite YAML file)"
+            f"(or give a path to a suite YAML file); protocol benchmarks: "
+            f"{', '.join(protocol_names()) or 'none installed'}"
         )
     return candidate
 

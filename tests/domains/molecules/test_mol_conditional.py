@@ -59,3 +59,25 @@ def test_reference_rows_and_generated_mae(tmp_path, monkeypatch):
     got = generated_mae(model, ds, asked, EDM_PROPERTIES)
     assert got == pytest.approx(rows["QM9 (lower bound), ours"], rel=1e-5)
     assert generated_mae(model, ds, [Molecule(["C"], np.zeros((1, 3)))], EDM_PROPERTIES) == {}
+
+
+def test_qm9_conditional_is_a_benchmark_command(tmp_path, monkeypatch):
+    # `multigen benchmark qm9_conditional` runs the protocol end to end (tiny fixture, tiny
+    # predictor) and writes results.{json,md} with the three reference rows and EDM's rows
+    import json
+
+    from multigen.cli import main
+
+    monkeypatch.setenv("MULTIGEN_CACHE", str(tmp_path / "cache"))
+    folder = write_pack(tmp_path / "pack", n=40)
+    monkeypatch.setattr(qm9_pack, "pack_dir", lambda: folder)
+    out, pub = tmp_path / "out", tmp_path / "pub"
+    args = ["benchmark", "qm9_conditional", "--out", str(out), "--publish", str(pub)]
+    opts = ["steps=3", "hidden=8", "layers=1", "n_reference=5"]
+    assert main(args + [x for o in opts for x in ("--option", o)]) == 0
+    record = json.loads((out / "results.json").read_text())
+    rows = {r["row"]: r for r in record["table"]}
+    assert "QM9 (lower bound), ours" in rows and "EDM, EDM paper" in rows
+    assert record["n_reference"] == 5 and record["options"]["steps"] == 3
+    assert "| row | alpha |" in (pub / "bench_qm9_conditional.md").read_text()
+    assert main(["benchmark", "qm9_conditional", "--option", "stepz=3"]) == 2
