@@ -298,13 +298,15 @@ def evaluate(
     """Score samples (objects, or a path to files in the field's formats) against a reference
     (a dataset ``NAME[:split]``, a path, or objects). Returns a flat {metric: number}."""
     dom = get_domain(domain) if isinstance(domain, str) else domain
+    dom.check_options(options)  # a typo fails before anything is read
+    read = dom.reading(options)  # e.g. shapes' check_manifold applies to reading files too
     if isinstance(samples, str | Path):
         path = Path(samples)
         if not path.exists():
             raise DomainError(f"samples not found: {path}")
-        samples = dom.load_samples(path, strict=strict)
+        samples = dom.load_samples(path, strict=strict, **read)
     if isinstance(reference, str | Path):
-        reference = dom.reference(str(reference), n=n, strict=strict)
+        reference = dom.reference(str(reference), n=n, strict=strict, **read)
     scores = checks.require_finite_scores(dom.evaluate(samples, reference, **options))
     for note in dom.sample_size_notes(scores):  # each metric against its stated minimum N
         checks.warn(note)

@@ -173,3 +173,15 @@ def test_evaluate_command_takes_check_manifold_and_refuses_typos(tmp_path, capsy
     assert main([*argv, "--option", "emd_mod=fast"]) == 2
     err = capsys.readouterr().err
     assert "'emd_mod'" in err and "emd_mode" in err and "check_manifold" in err
+
+
+def test_api_evaluate_reads_paths_with_the_reading_options(tmp_path):
+    from multigen import api
+
+    folder = _fan_folder(tmp_path / "meshes")
+    trimesh.creation.icosphere().export(folder / "ball.ply")
+    ref = np.random.default_rng(0).normal(size=(3, 64, 3)).astype(np.float32)
+    plain = api.evaluate("shapes", folder, ref, metrics=["cd"])
+    kept = api.evaluate("shapes", folder, ref, metrics=["cd"], check_manifold=False)
+    assert plain["n_samples"] == 2 and plain["skipped_files"] == 1
+    assert kept["n_samples"] == 3 and "skipped_files" not in kept
