@@ -86,6 +86,21 @@ class FlowMethod(Section):
     cond_drop: float = Field(0.0, ge=0.0, le=1.0)
 
 
+class JointFlowMethod(Section):
+    """Flow matching over a state with several parts: the continuous part on the engine's
+    flow path, categorical parts (data.params that make them, e.g. molecules' graph: true)
+    by categorical flow matching with the data's marginal prior; one t per sample."""
+
+    name: Literal["joint_flow"] = "joint_flow"
+    t_sampling: Literal["uniform", "logit_normal"] = "uniform"
+    t_max: float = Field(0.9999, gt=0, lt=1)
+    cond_drop: float = Field(0.0, ge=0.0, le=1.0)
+    loss_weights: dict[str, float] = Field(
+        default_factory=dict,
+        description="weight per part ('x' = the continuous part, else a part's name); 1 if unset",
+    )
+
+
 class GANMethod(Section):
     name: Literal["gan"] = "gan"
     loss: Literal["non_saturating", "hinge", "wgan_gp"] = "non_saturating"
@@ -98,7 +113,8 @@ class GANMethod(Section):
 
 
 MethodConfig = Annotated[
-    DiffusionMethod | EDMMethod | FlowMethod | GANMethod, Field(discriminator="name")
+    DiffusionMethod | EDMMethod | FlowMethod | JointFlowMethod | GANMethod,
+    Field(discriminator="name"),
 ]
 
 
@@ -187,7 +203,8 @@ def _describe_error(err: dict[str, Any], source: str) -> str:
 
 
 METHOD_SECTIONS: dict[str, type[Section]] = {
-    m.model_fields["name"].default: m for m in (DiffusionMethod, EDMMethod, FlowMethod, GANMethod)
+    m.model_fields["name"].default: m
+    for m in (DiffusionMethod, EDMMethod, FlowMethod, JointFlowMethod, GANMethod)
 }
 
 

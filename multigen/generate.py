@@ -13,6 +13,7 @@ from torch import Tensor, nn
 from multigen.config import SampleConfig
 from multigen.domain import Batch, DataInfo, Domain
 from multigen.methods import Method
+from multigen.parts import PartsBatch, concat_parts
 from multigen.precision import autocast
 from multigen.randomness import sample_generators
 
@@ -34,11 +35,10 @@ def pad_cat(tensors: Sequence[Tensor | None]) -> Tensor | None:
 
 
 def concat_batches(batches: Sequence[Batch]) -> Batch:
-    return Batch(
-        pad_cat([b.x for b in batches]),
-        pad_cat([b.mask for b in batches]),
-        pad_cat([b.cond for b in batches]),
-    )
+    x = pad_cat([b.x for b in batches])
+    mask, cond = pad_cat([b.mask for b in batches]), pad_cat([b.cond for b in batches])
+    parts = concat_parts(batches, x.shape[1]) if x.ndim > 1 else None
+    return Batch(x, mask, cond) if parts is None else PartsBatch(x, mask, cond, parts)
 
 
 def default_condition(info: DataInfo, seeds: Sequence[int]) -> Tensor | None:

@@ -297,6 +297,10 @@ METHODS = ("ddpm", "edm", "flow", "gan")
 
 
 def build_method(run: RunConfig, domain: Domain, info: Mapping[str, Any]) -> Method:
+    if run.method.name == "joint_flow":  # states with categorical parts (multigen/joint.py)
+        from multigen.joint import JointFlow
+
+        return JointFlow(run.method, run, domain, DataInfo.of(info))
     cls = GAN if isinstance(run.method, GANMethod) else DiffusionFamily
     return cls(run.method, run, domain, DataInfo.of(info))
 

@@ -1,0 +1,186 @@
+"""Joint flow matching over a state with a continuous part and categorical parts.
+
+The continuous part ``x`` follows the engine's flow path (``x_t = (1 - t)·x0 + t·ε``, the
+:class:`~multigen.diffusion.processes.FlowProcess` draws t and gives the σ list sampling
+walks, σ = t/(1 - t)); each categorical part follows the mixture path of
+:mod:`multigen.diffusion.discrete` at the same t. One network reads the whole noisy state
+and returns x̂0 for the continuous part and logits of p(x0 | x_t) for every categorical
+part; training takes the x̂0 squared error plus the parts' cross-entropies.
+
+The network's contract: ``net(x_t, t, parts_t, cond, mask) -> (x̂0, {part: logits})`` with
+``parts_t`` class indices (``[B, N]`` or ``[B, N, N]``) and logits ``[..., classes]``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor, nn
+
+from multigen.config import SampleConfig
+from multigen.diffusion import discrete
+from multigen.diffusion import samplers as S
+from multigen.diffusion.processes import FlowProcess
+from multigen.domain import Batch, DomainError, expand_mask
+from multigen.methods import Method, OptimizerSpec, Phase
+from multigen.nn import drop_condition, null_condition
+from multigen.parts import PartsBatch, with_parts
+from multigen.randomness import rand
+
+Prediction = tuple[Tensor, dict[str, Tensor]]
+
+
+def state_parts(info) -> dict[str, discrete.CategoricalPart]:
+    """The categorical parts a data description declares (``info["parts"]``)."""
+    spec = info.get("parts") or {}
+    try:
+        return {k: discrete.CategoricalPart.from_info(k, v) for k, v in spec.items()}
+    except (KeyError, TypeError, ValueError) as exc:
+        raise DomainError(f"the data description's parts are malformed ({exc})") from None
+
+
+def masked_mse(x0_hat: Tensor, x0: Tensor, mask: Tensor | None) -> Tensor:
+    """Per-sample mean squared error over real elements, ``[B]``."""
+    err = (x0_hat.float() - x0.float()) ** 2
+    if mask is None:
+        return err.flatten(1).mean(1)
+    m = expand_mask(mask, err).expand_as(err)
+    return (err * m).flatten(1).sum(1) / m.flatten(1).sum(1).clamp(min=1)
+
+
+class JointFlow(Method):
+    """``method.name: joint_flow`` (see the module docstring)."""
+
+    ema_models = ("model",)
+    default_sampler = "euler"
+
+    def __post_init__(self) -> None:
+        self.parts = state_parts(self.info)
+        if not self.parts:
+            raise DomainError(
+                "method joint_flow needs categorical parts in the data (molecules: "
+                "data.params.graph: true)"
+            )
+        self.process = FlowProcess(self.config, self.info)
+        net = self.build_network("joint_denoiser", self.run.model.name, self.run.model.params)
+        self.models = {"model": net}
+        known = {"x", *self.parts}
+        bad = sorted(set(self.config.loss_weights) - known)
+        if bad:
+            raise DomainError(
+                f"method.loss_weights: unknown part(s) {bad}; parts: {', '.join(sorted(known))}"
+            )
+
+    def optimizers(self) -> dict[str, OptimizerSpec]:
+        return {"model": OptimizerSpec(("model",), self.run.train.lr)}
+
+    def weight(self, part: str) -> float:
+        return float(self.config.loss_weights.get(part, 1.0))
+
+    # ---- training ----------------------------------------------------------------------
+    def phases(self) -> list[Phase]:
+        return [Phase("denoise", "model", self._loss)]
+
+    def noisy(
+        self, batch: Batch, t: Tensor, gens: Sequence[torch.Generator]
+    ) -> tuple[Tensor, dict[str, Tensor]]:
+        """``(x_t, parts_t)``: every part noised at the sample's own t."""
+        mask = self._mask(batch)
+        noise = self.domain.noise(batch, gens)
+        tx = t.to(batch.x.device, batch.x.dtype).reshape(-1, *([1] * (batch.x.ndim - 1)))
+        x_t = (1 - tx) * batch.x + tx * noise
+        parts_t = {
+            k: discrete.interpolate(p, batch.parts[k], t, mask, gens) for k, p in self.parts.items()
+        }
+        return x_t, parts_t
+
+    def _loss(
+        self, models: dict[str, nn.Module], batch: Batch, gens: Sequence[torch.Generator], step: int
+    ) -> Tensor:
+        if not isinstance(batch, PartsBatch) or set(batch.parts) != set(self.parts):
+            raise DomainError(
+                f"method joint_flow: the batch carries parts {sorted(getattr(batch, 'parts', {}))}"
+                f", the run was described with {sorted(self.parts)}"
+            )
+        device = batch.x.device
+        sigma = self.process.training_sigmas(gens).to(device)
+        t = sigma / (1 + sigma)
+        x_t, parts_t = self.noisy(batch, t, gens)
+        cond = batch.cond
+        if cond is not None and self.config.cond_drop > 0:
+            cond = drop_condition(cond, self.config.cond_drop, uniform=rand(gens).to(device))
+        x0_hat, logits = models["model"](x_t, t.float(), parts_t, cond, batch.mask)
+        mask = self._mask(batch)
+        loss = self.weight("x") * masked_mse(x0_hat, batch.x, batch.mask)
+        for k, p in self.parts.items():
+            loss = loss + self.weight(k) * discrete.cross_entropy(
+                p, logits[k], batch.parts[k], mask
+            )
+        return loss.mean()
+
+    # ---- sampling ----------------------------------------------------------------------
+    def samplers(self) -> tuple[str, ...]:
+        return ("euler",)
+
+    def sampler(self, name: str) -> S.Sampler:
+        if name != "euler":
+            raise DomainError(f"method joint_flow samples with 'euler' only, not {name!r}")
+        return S.get_sampler("euler")
+
+    def times(self, steps: int) -> Tensor:
+        """Descending t from t_max to 0 (the flow σ list as times)."""
+        sigmas = self.process.sampling_sigmas(steps)
+        return sigmas / (1 + sigmas)
+
+    def predict(
+        self, net: nn.Module, x: Tensor, t: float, parts: dict[str, Tensor], batch: Batch, w: float
+    ) -> tuple[Tensor, dict[str, Tensor]]:
+        """x̂0 and per-part probabilities; classifier-free guidance with weight ``w``
+        extrapolates x̂0 and the parts' log-probabilities from the unconditional ones."""
+        B = x.shape[0]
+        cond, mask = batch.cond, batch.mask
+        guide = w != 1.0 and cond is not None
+        if guide:
+            x, parts = torch.cat([x, x]), {k: torch.cat([v, v]) for k, v in parts.items()}
+            cond = torch.cat([cond, null_condition(cond)])
+            mask = None if mask is None else torch.cat([mask, mask])
+        tt = torch.full((x.shape[0],), t, device=x.device, dtype=torch.float32)
+        x0, logits = net(x.float(), tt, parts, cond, mask)
+        logp = {k: torch.log_softmax(v.double(), -1) for k, v in logits.items()}
+        x0 = x0.double()
+        if guide:
+            c, u = x0[:B], x0[B:]
+            x0 = u + w * (c - u)
+            logp = {k: v[B:] + w * (v[:B] - v[B:]) for k, v in logp.items()}
+        return x0, {k: torch.softmax(v, -1) for k, v in logp.items()}
+
+    def sample(
+        self,
+        models: dict[str, nn.Module],
+        template: Batch,
+        generators: Sequence[torch.Generator],
+        options: SampleConfig,
+        sigmas: Tensor | None = None,
+    ) -> Batch:
+        self.sampler(options.sampler or self.default_sampler)
+        ts = self.times(options.steps) if sigmas is None else sigmas / (1 + sigmas)
+        net, mask, B = models["model"], self._mask(template), len(template)
+        x = ts[0].item() * S.as_float64(self.domain.noise(template, generators))
+        parts = {k: discrete.sample_prior(p, mask, generators) for k, p in self.parts.items()}
+        for t, t_next in zip(ts[:-1].tolist(), ts[1:].tolist()):
+            x0, probs = self.predict(net, x, t, parts, template, options.guidance)
+            x = x + (t_next - t) * (x - x0) / t  # Euler on dx/dt = (x - x̂0)/t
+            tb = torch.full((B,), t, dtype=torch.float64, device=x.device)
+            tn = torch.full((B,), t_next, dtype=torch.float64, device=x.device)
+            parts = {
+                k: discrete.step(p, parts[k], probs[k], tb, tn, mask, generators)
+                for k, p in self.parts.items()
+            }
+        return with_parts(template, x.float(), parts)
+
+    @staticmethod
+    def _mask(batch: Batch) -> Tensor:
+        if batch.mask is None:
+            return torch.ones(batch.x.shape[:2], dtype=torch.bool, device=batch.x.device)
+        return batch.mask.bool()
