@@ -50,6 +50,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--report-only", action="store_true", help="rebuild results/plots/report from OUT"
     )
     parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override every training config of the suite (e.g. data.name=qm9 for the "
+        "molecule cells); recorded in the results",
+    )
+    parser.add_argument(
         "--option",
         action="append",
         default=[],
@@ -97,6 +105,7 @@ def run(args: argparse.Namespace) -> None:
     from .suite import filter_variants, load_suite
 
     suite = load_suite(args.suite, domain_names(), args.domains)
+    suite.override(args.set)
     filter_variants(suite, args.methods)
     if args.threads:
         suite.threads = args.threads
@@ -125,6 +134,7 @@ def run(args: argparse.Namespace) -> None:
         return
     # Outputs cover every cell in OUT, so they need every domain's settings, not a subset.
     full = load_suite(args.suite, domain_names())
+    full.override(args.set)
     start = time.perf_counter()
     try:
         if not args.report_only:

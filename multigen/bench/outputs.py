@@ -93,6 +93,7 @@ def write_outputs(
         "suite": suite.name,
         "description": suite.description,
         "source": str(suite.source),
+        "overrides": suite.overrides,
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "interrupted": interrupted,
         "wall_seconds_this_invocation": wall_seconds,
@@ -129,6 +130,9 @@ def results_markdown(summary: dict[str, Any], domains: list[str], quality: dict[
         "the data row scores real held-out data against the same reference (the floor).",
         "",
     ]
+    if summary.get("overrides"):
+        sets = ", ".join(f"`{x}`" for x in summary["overrides"])
+        lines += [f"Command-line overrides for every config: {sets}.", ""]
     headers, rows = summary_table(summary, domains)
     if rows:
         lines += [

@@ -160,6 +160,14 @@ class Suite:
     variants: dict[str, Variant]
     domains: dict[str, DomainPlan]
     source: Path
+    overrides: list[str] = field(default_factory=list)  # the command line's --set, recorded
+
+    def override(self, assignments: list[str]) -> None:
+        """Apply ``--set KEY=VALUE`` to every training config of the suite (after its own)."""
+        self.overrides = [*self.overrides, *assignments]
+        for plan in self.domains.values():
+            for job in plan.jobs.values():
+                job.overrides = [*job.overrides, *assignments]
 
     def cells(self) -> list[tuple[str, Variant, int]]:
         """(domain, variant, nfe) in run order: grouped by training job."""

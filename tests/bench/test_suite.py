@@ -94,3 +94,11 @@ def test_pareto_front():
     pts = [(1.0, 5.0), (2.0, 3.0), (3.0, 4.0), (4.0, 1.0), (0.5, 9.0)]
     assert pareto(pts, "lower") == [(0.5, 9.0), (1.0, 5.0), (2.0, 3.0), (4.0, 1.0)]
     assert pareto(pts, "higher") == [(0.5, 9.0)]
+
+
+def test_command_line_set_reaches_every_job_and_is_recorded():
+    # `multigen benchmark cpu --domains molecules --set data.name=qm9`: the molecule cells on QM9
+    suite = load_suite("cpu", domain_names(), ["molecules"])
+    suite.override(["data.name=qm9"])
+    assert suite.overrides == ["data.name=qm9"]
+    assert all(j.load().data.name == "qm9" for j in suite.domains["molecules"].jobs.values())
