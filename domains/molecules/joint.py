@@ -76,7 +76,8 @@ class GraphMoleculeDataset(MoleculeDataset):
                 f"{base.source}: {perceived} molecules without bonds in the data got RDKit's "
                 "bond perception (rdDetermineBonds, neutral total charge)"
             )
-        ds.charge_values = sorted({0, *(int(q) for m in ds.mols for q in m.charges)})
+        # -1, 0, +1 always: one vocabulary for data sets that happen to lack a charge
+        ds.charge_values = sorted({-1, 0, 1, *(int(q) for m in ds.mols for q in m.charges)})
         return ds
 
     def __getitem__(self, k: int):

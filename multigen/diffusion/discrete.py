@@ -44,8 +44,8 @@ class CategoricalPart:
         """From a data description entry ``{"prior": [...], "pairwise": bool}``."""
         prior = [float(p) for p in spec["prior"]]
         total = sum(prior)
-        if len(prior) < 2 or total <= 0 or min(prior) < 0:
-            raise ValueError(f"part {name!r}: prior must be ≥ 2 non-negative weights")
+        if not prior or total <= 0 or min(prior) < 0:
+            raise ValueError(f"part {name!r}: prior must be non-negative weights, not all 0")
         return cls(name, tuple(p / total for p in prior), bool(spec.get("pairwise", False)))
 
 

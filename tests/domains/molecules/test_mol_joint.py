@@ -113,3 +113,21 @@ def test_joint_flow_needs_the_graph_and_a_joint_network(tmp_path):
             out=tmp_path / "c",
             overrides=[*SMALL, "method.loss_weights={atoms: 1.0}"],
         )
+
+
+def test_joint_flow_property_conditioning_and_guidance(tmp_path):
+    out = api.train(
+        "configs/molecules/embedded_joint.yaml",
+        out=tmp_path / "run",
+        overrides=[
+            *SMALL,
+            "data.params={graph: true, properties: [qed]}",
+            "data.conditional=true",
+            "method.cond_drop=0.2",
+        ],
+    )
+    res = api.sample(out, n=2, steps=2, guidance=2.0, seed=0)
+    assert len(res.samples) == 2 and all(m.bonds is not None for m in res.samples)
+    assert "target_qed" in res.samples[0].props
+    with pytest.raises(DomainError, match="conditioned on 1 properties"):
+        api.sample(out, n=1, steps=2, cond=[0.5, 0.1, 0.2])
