@@ -17,6 +17,7 @@ from .metrics.mel import fd_mel
 from .metrics.spectral import MIN_SPECTRAL_LENGTH, lsd, mr_stft
 from .networks import network_specs
 from .notes import prepare as prepare_notes
+from .scaling import ScaledWaves, scale_of
 from .schedules import diffwave_fast_sigmas
 from .spoken_digits import prepare as prepare_spoken_digits
 
@@ -68,14 +69,27 @@ class AudioDomain(Domain):
     )
 
     # ---- data -------------------------------------------------------------------------
+    def load_dataset(
+        self, name: str, path: str | Path | None = None, split: str = "train", **params: Any
+    ) -> torch.utils.data.Dataset:
+        """The named set with items in network scale (see :mod:`.scaling`): divided by the
+        set's std, or by ``params["scale"]`` when given (1.0: as read)."""
+        scale = params.pop("scale", None)
+        if scale is not None and not (isinstance(scale, int | float) and scale > 0):
+            raise DomainError(f"data.params.scale must be a positive number, got {scale!r}")
+        ds = super().load_dataset(name, path, split, **params)
+        return ScaledWaves(ds, scale) if type(ds) is D.WaveDataset else ds
+
     def describe(self, dataset: torch.utils.data.Dataset) -> dict[str, Any]:
         ds = unwrap_dataset(dataset, D.WaveDataset, "audio")
         labelled = ds.labels is not None and bool((ds.labels >= 0).any())
+        scale = ds.scale if isinstance(ds, ScaledWaves) else 1.0
         return {
             "shape": [1, int(ds.waves.shape[1])],
             "num_classes": len(ds.class_names) if labelled else 0,
             "cond_dim": 0,
-            "sigma_data": float(ds.waves.double().std()),
+            "sigma_data": float(ds.waves.double().std()) / scale,
+            "scale": scale,
             "sample_rate": ds.sample_rate,
             "class_names": list(ds.class_names) if labelled else [],
             "skipped_files": len(ds.skipped),
@@ -88,7 +102,8 @@ class AudioDomain(Domain):
 
     # ---- outputs ------------------------------------------------------------------------
     def decode(self, batch: Batch, info: dict[str, Any]) -> S.AudioSamples:
-        waves = batch.x.detach().float().cpu().reshape(len(batch), -1).clamp(-1, 1)
+        waves = batch.x.detach().float().cpu().reshape(len(batch), -1) * scale_of(info)
+        waves = waves.clamp(-1, 1)
         cond = batch.cond
         labels = None
         if cond is not None and not cond.dtype.is_floating_point:

@@ -2,6 +2,11 @@
 additive noise/class embedding), strided-conv downsampling by ``factor`` per level, nearest
 upsampling + conv on the way up, skip concatenation, and optional self-attention at the
 coarsest level (where the sequence is short enough for it to be cheap).
+
+``patch > 1`` folds every ``patch`` consecutive samples into channels before the first conv
+and unfolds the output the same way (space-to-depth, as the patching of audio-diffusion
+U-Nets): the full-rate levels, which cost most and see least, are skipped, so a CPU can
+afford a network whose receptive field spans the whole clip.
 """
 
 from __future__ import annotations
@@ -13,6 +18,16 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from multigen.nn import ConditionEmbedding, NoiseEmbedding
+
+
+def fold(x: Tensor, patch: int) -> Tensor:
+    """``[B, 1, T] -> [B, patch, T / patch]``: sample j of patch i goes to channel j, step i."""
+    return x.reshape(x.shape[0], -1, patch).transpose(1, 2)
+
+
+def unfold(h: Tensor) -> Tensor:
+    """The inverse of :func:`fold`: ``[B, patch, L] -> [B, 1, patch·L]``."""
+    return h.transpose(1, 2).reshape(h.shape[0], 1, -1)
 
 
 def _norm(c: int) -> nn.GroupNorm:
@@ -64,13 +79,14 @@ class UNet1D(nn.Module):
         factor: int = 4,
         attention: bool = True,
         num_classes: int = 0,
+        patch: int = 1,
     ):
         super().__init__()
         emb = 4 * channels
-        self.factor, self.levels = factor, len(mults)
+        self.factor, self.levels, self.patch = factor, len(mults), patch
         self.noise_embed = NoiseEmbedding(channels, emb)
         self.cond_embed = ConditionEmbedding(emb, num_classes=num_classes)
-        self.inp = nn.Conv1d(1, channels, kernel, padding=kernel // 2)
+        self.inp = nn.Conv1d(patch, channels, kernel, padding=kernel // 2)
         self.down, self.up = nn.ModuleList(), nn.ModuleList()
         skips, c = [channels], channels
         for i, m in enumerate(mults):
@@ -93,15 +109,19 @@ class UNet1D(nn.Module):
             if i > 0:
                 level.append(nn.Conv1d(c, c, kernel, padding=kernel // 2))
             self.up.append(level)
-        self.out = nn.Sequential(_norm(c), nn.SiLU(), nn.Conv1d(c, 1, kernel, padding=kernel // 2))
+        self.out = nn.Sequential(
+            _norm(c), nn.SiLU(), nn.Conv1d(c, patch, kernel, padding=kernel // 2)
+        )
         nn.init.zeros_(self.out[-1].weight)
         nn.init.zeros_(self.out[-1].bias)
 
     def forward(self, x: Tensor, c_noise: Tensor, cond: Tensor | None = None, mask: Any = None):
         b, _, t = x.shape
-        need = self.factor ** (self.levels - 1)
+        p = self.patch
+        need = p * self.factor ** (self.levels - 1)
         pad = (-t) % need
         h = F.pad(x.float(), (0, pad))
+        h = fold(h, p)
         e = self.noise_embed(c_noise.reshape(b).to(x.device))
         e = F.silu(e + self.cond_embed(cond, b, x.device))
         h = self.inp(h)
@@ -120,7 +140,7 @@ class UNet1D(nn.Module):
                     h = layer(torch.cat([h, hs.pop()], dim=1), e)
                 else:  # upsample then smooth
                     h = layer(F.interpolate(h, scale_factor=self.factor, mode="nearest"))
-        return self.out(h)[..., :t].to(x.dtype)
+        return unfold(self.out(h))[..., :t].to(x.dtype)
 
 
 def build_unet1d(info: dict[str, Any], **params: Any) -> UNet1D:

@@ -18,6 +18,8 @@ from torch.nn import functional as F
 
 from multigen.nn import ConditionEmbedding, Generator
 
+from ..scaling import scale_of
+
 
 def phase_shuffle(x: Tensor, n: int, generator: torch.Generator | None = None) -> Tensor:
     """Shift each example in time by a random k in [-n, n] with reflection padding, so the
@@ -54,9 +56,11 @@ class WaveGANGenerator(Generator):
         layers: int = 5,
         num_classes: int = 0,
         kernel: int = 25,
+        out_scale: float = 1.0,
     ):
         super().__init__()
         self.latent_dim, self.length = latent_dim, length
+        self.out_scale = out_scale  # tanh covers [-1, 1] in waveform units, not network units
         self.start = math.ceil(length / 4**layers)
         chans = [width * 2 ** (layers - 1 - i) for i in range(layers)] + [1]
         self.cond = ConditionEmbedding(latent_dim, num_classes=num_classes)
@@ -75,7 +79,7 @@ class WaveGANGenerator(Generator):
         h = F.relu(self.dense(z)).view(b, self.chans0, self.start)
         for i, up in enumerate(self.ups):
             h = up(h)
-            h = torch.tanh(h) if i == len(self.ups) - 1 else F.relu(h)
+            h = torch.tanh(h) * self.out_scale if i == len(self.ups) - 1 else F.relu(h)
         return h[..., : self.length]
 
 
@@ -114,6 +118,7 @@ class WaveGANDiscriminator(nn.Module):
 
 def build_wavegan_generator(info: dict[str, Any], **params: Any) -> WaveGANGenerator:
     params.setdefault("num_classes", int(info.get("num_classes", 0)))
+    params.setdefault("out_scale", 1.0 / scale_of(info))
     return WaveGANGenerator(int(info["shape"][-1]), **params)
 
 

@@ -1,0 +1,95 @@
+"""Issue 15 fixes: waveforms in network scale (unit std), the patched U-Net, the WaveGAN's
+output range and class conditioning reaching each network."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from multigen.domain import Batch, DomainError
+from multigen_domains.audio import get_domain
+from multigen_domains.audio.data import WaveDataset
+from multigen_domains.audio.networks.unet1d import UNet1D, fold, unfold
+from multigen_domains.audio.networks.wavegan import build_wavegan_generator
+from multigen_domains.audio.scaling import ScaledWaves, data_scale
+
+
+def test_training_items_have_unit_std_and_decode_back():
+    dom = get_domain()
+    ds = dom.load_dataset("embedded", None, "train", n_per_class=4, length=1024)
+    info = dom.describe(ds)
+    std = float(ds.waves.double().std())
+    assert info["scale"] == pytest.approx(std, rel=1e-3)  # 4 significant digits
+    items = torch.stack([ds[i][0] for i in range(len(ds))])
+    assert float(items.double().std()) == pytest.approx(1.0, rel=1e-3)
+    assert info["sigma_data"] == pytest.approx(1.0, rel=1e-3)
+    # decode maps network scale back to the clips as read
+    out = dom.decode(Batch(items), info)
+    torch.testing.assert_close(out.waves, ds.waves, atol=1e-6, rtol=0)
+
+
+def test_scale_option_and_runs_recorded_without_scale():
+    dom = get_domain()
+    ds = dom.load_dataset("embedded", None, "train", n_per_class=2, length=512, scale=1.0)
+    torch.testing.assert_close(ds[0][0][0], ds.waves[0])
+    info = dom.describe(ds)
+    assert info["scale"] == 1.0 and info["sigma_data"] == pytest.approx(float(ds.waves.std()))
+    with pytest.raises(DomainError, match="positive number"):
+        dom.load_dataset("embedded", None, "train", n_per_class=2, scale=0)
+    # a run recorded before the scale existed decodes its states as they are
+    old = {k: v for k, v in info.items() if k != "scale"}
+    x = torch.full((1, 1, 512), 0.25)
+    assert float(dom.decode(Batch(x), old).waves.max()) == pytest.approx(0.25)
+
+
+def test_silent_training_set_is_refused_by_name():
+    ds = ScaledWaves(WaveDataset(torch.zeros(3, 256), None, 8000))
+    with pytest.raises(DomainError, match="silent"):
+        get_domain().describe(ds)
+    with pytest.raises(DomainError, match="silence-only"):
+        data_scale(torch.zeros(2, 10))
+
+
+def test_wavegan_output_covers_full_scale_waveforms():
+    info = {"shape": [1, 1024], "num_classes": 0, "scale": 0.25}
+    g = build_wavegan_generator(info, latent_dim=8, width=4, layers=3)
+    with torch.no_grad():
+        for p in g.parameters():
+            p.mul_(50)  # saturate the tanh
+        x = g(torch.randn(4, 8))
+    assert float(x.abs().max()) > 3.9  # |wave| up to 1 is |x| up to 1 / 0.25
+    assert float(x.abs().max()) <= 4.0 + 1e-5
+
+
+@pytest.mark.parametrize("t", [4096, 1000, 33])
+def test_patched_unet_shapes_and_patch_one_is_the_plain_unet(t):
+    torch.manual_seed(0)
+    m = UNet1D(channels=8, mults=(1, 2), blocks=1, kernel=3, factor=2, patch=16, attention=True)
+    assert m(torch.randn(2, 1, t), torch.tensor([1.0, 500.0])).shape == (2, 1, t)
+    plain = UNet1D(channels=8, mults=(1, 2), blocks=1, kernel=3, factor=2)
+    same = UNet1D(channels=8, mults=(1, 2), blocks=1, kernel=3, factor=2, patch=1)
+    assert {k: v.shape for k, v in plain.state_dict().items()} == {
+        k: v.shape for k, v in same.state_dict().items()
+    }  # checkpoints of the plain U-Net still load
+
+
+def test_fold_puts_each_patch_in_channels_and_unfold_inverts_it():
+    x = torch.arange(12.0).view(1, 1, 12)
+    h = fold(x, 4)
+    assert h.shape == (1, 4, 3)
+    assert h[0, :, 1].tolist() == [4.0, 5.0, 6.0, 7.0]  # patch 1 = samples 4..7
+    assert torch.equal(unfold(h), x)
+
+
+@pytest.mark.parametrize("patch", [1, 8])
+def test_unet_class_condition_changes_the_output(patch):
+    torch.manual_seed(0)
+    m = UNet1D(channels=8, mults=(1, 2), blocks=1, kernel=3, num_classes=3, patch=patch)
+    torch.nn.init.normal_(m.out[-1].weight)  # the zero-initialised output would hide it
+    for mod in m.modules():
+        if hasattr(mod, "c2"):
+            torch.nn.init.normal_(mod.c2.weight, std=0.1)
+    x, c = torch.randn(2, 1, 256), torch.tensor([5.0, 5.0])
+    a, b = m(x, c, torch.tensor([0, 0])), m(x, c, torch.tensor([2, 2]))
+    assert (a - b).abs().mean() > 1e-3 * a.abs().mean()
+    torch.testing.assert_close(m(x, c, torch.tensor([-1, -1])), m(x, c, None))
