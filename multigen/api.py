@@ -12,6 +12,7 @@ import json
 import os
 import shutil
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -286,6 +287,59 @@ def _check_guidance(run: LoadedRun) -> None:
         )
 
 
+@dataclass
+class Assessment:
+    """What scoring found: the metrics, the files skipped while reading (set, file, reason)
+    and the sample-size notes (each metric below its stated minimum N)."""
+
+    scores: dict[str, float]
+    skipped: list[dict[str, str]]
+    notes: list[str]
+
+
+def assess(
+    domain: str | Domain,
+    samples: Any,
+    reference: Any,
+    strict: bool = False,
+    n: int | None = None,
+    **options: Any,
+) -> Assessment:
+    """Read and score: ``samples`` are objects, a path to files in the field's formats, or a
+    dataset ``NAME:split`` (the "data" row); ``reference`` a dataset ``NAME[:split]``, a path or
+    objects. What :func:`evaluate` and ``multigen evaluate`` both do."""
+    dom = get_domain(domain) if isinstance(domain, str) else domain
+    dom.check_options(options)  # a typo fails before anything is read
+    read = dom.reading(options)  # e.g. shapes' check_manifold applies to reading files too
+    if isinstance(samples, str | Path):
+        path = Path(samples)
+        if path.exists():
+            samples = dom.load_samples(path, strict=strict, **read)
+        elif isinstance(samples, str) and ":" in samples:
+            samples = dom.reference(samples, strict=strict, **read)
+        else:
+            raise DomainError(f"samples not found: {path}")
+    if isinstance(reference, str | Path):
+        reference = dom.reference(str(reference), n=n, strict=strict, **read)
+    with warnings.catch_warnings(record=True) as caught:  # metrics' own small-N warnings
+        warnings.simplefilter("always", checks.SmallSampleWarning)
+        scores = checks.require_finite_scores(dom.evaluate(samples, reference, **options))
+    for w in caught:  # other warnings are shown as Python would have shown them
+        if w.category is not checks.SmallSampleWarning:
+            warnings.showwarning(w.message, w.category, w.filename, w.lineno)
+    found = [str(w.message) for w in caught if w.category is checks.SmallSampleWarning]
+    # each metric against its stated minimum N, then the metrics' own notes, each once
+    notes = list(dict.fromkeys([*dom.sample_size_notes(scores), *found]))
+    skipped = [
+        {"set": which, "file": file, "reason": reason}
+        for which, obj in (("samples", samples), ("reference", reference))
+        for file, reason in dom.skipped_files(obj)
+    ]
+    if skipped:
+        scores = {**scores, "skipped_files": float(len(skipped))}
+    return Assessment(scores, skipped, notes)
+
+
 def evaluate(
     domain: str | Domain,
     samples: Any,
@@ -295,27 +349,14 @@ def evaluate(
     n: int | None = None,
     **options: Any,
 ) -> dict[str, float]:
-    """Score samples (objects, or a path to files in the field's formats) against a reference
-    (a dataset ``NAME[:split]``, a path, or objects). Returns a flat {metric: number}."""
-    dom = get_domain(domain) if isinstance(domain, str) else domain
-    dom.check_options(options)  # a typo fails before anything is read
-    read = dom.reading(options)  # e.g. shapes' check_manifold applies to reading files too
-    if isinstance(samples, str | Path):
-        path = Path(samples)
-        if not path.exists():
-            raise DomainError(f"samples not found: {path}")
-        samples = dom.load_samples(path, strict=strict, **read)
-    if isinstance(reference, str | Path):
-        reference = dom.reference(str(reference), n=n, strict=strict, **read)
-    scores = checks.require_finite_scores(dom.evaluate(samples, reference, **options))
-    for note in dom.sample_size_notes(scores):  # each metric against its stated minimum N
+    """Score samples against a reference (see :func:`assess`); sample-size notes are issued
+    as warnings. Returns a flat {metric: number}."""
+    result = assess(domain, samples, reference, strict=strict, n=n, **options)
+    for note in result.notes:
         checks.warn(note)
-    skipped = dom.skipped_files(samples) + dom.skipped_files(reference)
-    if skipped:
-        scores = {**scores, "skipped_files": float(len(skipped))}
     if out is not None:
-        atomic_write_text(out, json.dumps(scores, indent=2))
-    return scores
+        atomic_write_text(out, json.dumps(result.scores, indent=2))
+    return result.scores
 
 
 def evaluate_run(

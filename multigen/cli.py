@@ -91,12 +91,9 @@ def cmd_sample(args: argparse.Namespace) -> None:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> None:
-    import warnings
-
     import yaml
 
     from multigen import api
-    from multigen.metrics.checks import SmallSampleWarning
 
     options = {}
     for kv in args.option or []:
@@ -104,8 +101,6 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
             raise DomainError(f"--option expects KEY=VALUE, got {kv!r}")
         key, value = kv.split("=", 1)
         options[key] = yaml.safe_load(value)
-    from multigen.registry import get_domain
-
     if args.run:  # sample a run or a zoo model and score it against its own reference
         if args.samples:
             raise DomainError("evaluate takes --run or --samples, not both")
@@ -118,39 +113,19 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
         return
     if not (args.domain and args.samples and args.reference):
         raise DomainError("evaluate needs --domain, --samples and --reference (or --run RUN)")
-    dom = get_domain(args.domain)
-    dom.check_options(options)  # a typo fails before anything is read
-    read = dom.reading(options)  # options that also apply to reading the files
-    path = Path(args.samples)
-    with options_spelled("--option {}"), warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", SmallSampleWarning)
-        if path.exists():
-            # load here (not inside api.evaluate) so the report can name the skipped files
-            samples = dom.load_samples(path, strict=args.strict, **read)
-        elif ":" in args.samples:  # a dataset NAME:split scored as samples (the "data" row)
-            samples = dom.reference(args.samples, strict=args.strict, **read)
-        else:
-            raise DomainError(f"samples not found: {path}")
-        reference = dom.reference(args.reference, strict=args.strict, **read)
-        scores = api.evaluate(dom, samples, reference, strict=args.strict, **options)
-    notes = dict.fromkeys(str(w.message) for w in caught if w.category is SmallSampleWarning)
-    for w in caught:  # other warnings are shown as Python would have shown them
-        if w.category is not SmallSampleWarning:
-            warnings.showwarning(w.message, w.category, w.filename, w.lineno)
-    skipped = [
-        {"file": file, "reason": reason, "set": which}
-        for which, obj in (("samples", samples), ("reference", reference))
-        for file, reason in dom.skipped_files(obj)
-    ]
-    _print_table(f"{args.domain}: {args.samples} vs {args.reference}", scores)
-    for note in notes:
+    with options_spelled("--option {}"):
+        result = api.assess(
+            args.domain, args.samples, args.reference, strict=args.strict, **options
+        )
+    _print_table(f"{args.domain}: {args.samples} vs {args.reference}", result.scores)
+    for note in result.notes:
         print(f"warning: {note}")
-    if skipped:
-        print(f"skipped {len(skipped)} file(s) (use --strict to make them errors):")
-        for s in skipped:
+    if result.skipped:
+        print(f"skipped {len(result.skipped)} file(s) (use --strict to make them errors):")
+        for s in result.skipped:
             print(f"  {s['set']}: {s['file']}: {s['reason']}")
     if args.out:
-        report = {**scores, "skipped": skipped} if skipped else scores
+        report = {**result.scores, "skipped": result.skipped} if result.skipped else result.scores
         atomic_write_text(args.out, json.dumps(report, indent=2))
         print(f"wrote {args.out}")
 
