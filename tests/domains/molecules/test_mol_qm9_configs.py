@@ -23,11 +23,21 @@ INFO = {
     "sigma_data": 1.0,
     "n_nodes_hist": {"19": 1.0},
 }
+JOINT = {  # what data.params.graph adds (joint_flow's categorical parts)
+    "shape": [29, 3],
+    "charge_values": [-1, 0, 1],
+    "bond_orders": [0, 1, 2, 3],
+    "parts": {
+        "types": {"prior": [0.5, 0.3, 0.1, 0.05, 0.05]},
+        "charges": {"prior": [0.01, 0.98, 0.01]},
+        "bonds": {"prior": [0.9, 0.07, 0.02, 0.01], "pairwise": True},
+    },
+}
 
 
 def test_every_method_has_a_cpu_and_a_gpu_qm9_config():
     names = {p.stem for p in CONFIGS}
-    methods = ("edm", "flow", "gan", "cond_edm")
+    methods = ("edm", "flow", "gan", "cond_edm", "joint")
     assert names == {f"qm9_{m}_{s}" for m in methods for s in ("cpu", "gpu")}
 
 
@@ -37,12 +47,17 @@ def test_qm9_config_loads_and_builds(path):
     assert cfg.domain == "molecules" and cfg.data.name == "qm9" and cfg.data.path is None
     assert cfg.eval.reference.startswith("qm9:")
     info = INFO | {"cond_dim": len(cfg.data.params.get("properties", []))}
+    if cfg.method.name == "joint_flow":
+        info |= JOINT
     if cfg.data.conditional:  # EDM's conditional protocol: generator on half b
         assert cfg.data.params["half"] == "b" and cfg.eval.reference == "qm9:train_a"
     method = build_method(cfg, get_domain(), info)
     net = method.models["generator" if cfg.method.name == "gan" else "model"]
     n_params = sum(p.numel() for p in net.parameters())
-    if path.stem.endswith("_gpu"):  # EDM's size: EGNN 9×256 (5.3M), batch 64
+    if cfg.method.name == "joint_flow":  # its own network: bond features on every pair
+        assert cfg.data.params["graph"] is True
+        assert n_params < (6e6 if path.stem.endswith("_gpu") else 5e5)
+    elif path.stem.endswith("_gpu"):  # EDM's size: EGNN 9×256 (5.3M), batch 64
         assert cfg.model.params["hidden"] == 256 and cfg.model.params["layers"] == 9
         assert cfg.data.batch_size == 64 and cfg.train.device == "cuda"
         assert 5.0e6 < n_params < 5.6e6
@@ -79,3 +94,32 @@ def test_qm9_cpu_config_end_to_end_on_a_small_pack(tmp_path, monkeypatch):
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["n_samples"] == 4 and "uniqueness_heavy" in metrics
     assert list((out / "checkpoints").glob("step_*/weights.safetensors"))
+
+
+def test_qm9_joint_cpu_config_end_to_end_on_a_small_pack(tmp_path, monkeypatch):
+    """qm9pack has no bonds: the joint model's data get RDKit's perception, said in notes."""
+    from multigen import api
+
+    monkeypatch.setenv("MULTIGEN_CACHE", str(tmp_path / "cache"))
+    folder = write_pack(tmp_path / "pack", n=40)
+    monkeypatch.setattr(qm9_pack, "pack_dir", lambda: folder)
+    out = api.train(
+        "configs/molecules/qm9_joint_cpu.yaml",
+        out=tmp_path / "run",
+        overrides=[
+            "train.steps=2",
+            "train.checkpoint_every=2",
+            "train.tensorboard=false",
+            "train.progress=false",
+            "data.batch_size=4",
+            "model.params={hidden: 16, edge_dim: 8, layers: 2}",
+            "sample.n=4",
+            "sample.batch_size=4",
+            "sample.steps=2",
+            "eval.n_samples=4",
+        ],
+    )
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["n_samples"] == 4 and "mol_stability_bonds" in metrics
+    notes = json.loads((out / "log.jsonl").read_text().splitlines()[0])["data/notes"]
+    assert any("bond perception" in n for n in notes)
