@@ -189,6 +189,25 @@ def add(
     return final
 
 
+def rerender(folder: Path) -> None:
+    """Re-derive a card's check tolerances and card.md from its card.json and re-sign the
+    manifest (after a change of the card format or the tolerance rule; weights untouched)."""
+    from multigen.zoo.scoring import CHECK_MIN_REL, CHECK_SPREAD, tolerances
+
+    card = json.loads((folder / "card.json").read_text(encoding="utf-8"))
+    chk = card["check"]
+    chk.update(
+        tolerance=tolerances(chk["metrics"], chk["spread"]),
+        min_rel=CHECK_MIN_REL,
+        spread_factor=CHECK_SPREAD,
+    )
+    (folder / "card.json").write_text(json.dumps(card, indent=2) + "\n")
+    (folder / "card.md").write_text(cards.render(card))
+    write_manifest(folder, list(FILES))
+    for f in folder.iterdir():
+        f.chmod(0o644)
+
+
 def _with_stub_card(folder: Path, run) -> Path:
     """A provisional card + manifest so the half-built entry loads through the normal path."""
     from multigen.zoo.store import parameter_count

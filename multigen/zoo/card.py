@@ -54,7 +54,7 @@ def render(card: dict[str, Any]) -> str:
         f"`tests/test_zoo_cards.py` re-measures from the weights: {chk['n']} samples "
         f"(seed {chk['seed']}), tolerance {chk['spread_factor']:g} × the standard deviation "
         f"over {chk['blocks']} seed blocks of that size, at least {chk['min_rel']:.0%} of the "
-        "value (exact where the blocks agreed).",
+        "value.",
         "",
         f"| metric | this model | data floor | check at n={chk['n']} | data floor at "
         f"n={chk['n']} |",
