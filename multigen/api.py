@@ -45,6 +45,7 @@ __all__ = [
     "train",
     "sample",
     "evaluate",
+    "assess",
     "evaluate_run",
     "load_run",
     "get_domain",
@@ -57,6 +58,7 @@ __all__ = [
     "pretrained_add",
     "SampleResult",
     "LoadedRun",
+    "Assessment",
 ]
 
 

@@ -32,3 +32,18 @@ def test_data_list_and_prepare_are_api_functions():
         api.prepare_dataset("nope")
     with pytest.raises(DomainError, match="no preparable dataset"):
         api.prepare_dataset("images/folder")  # exists, but needs the user's files
+
+
+def test_evaluate_command_and_api_share_one_assessment(tmp_path, capsys):
+    # the data row: a dataset split scored as samples, by the CLI and by api.assess alike
+    from multigen.cli import main
+
+    res = api.assess("toy", "eight_gaussians:val", "eight_gaussians:test", n=300)
+    assert res.scores["n_samples"] == 5000 and res.skipped == [] and res.notes == []
+    out = tmp_path / "scores.json"
+    argv = ["evaluate", "--domain", "toy", "--samples", "eight_gaussians:val"]
+    assert main(argv + ["--reference", "eight_gaussians:test", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "energy_distance" in printed and out.is_file()
+    with pytest.raises(DomainError, match="samples not found"):
+        api.assess("toy", tmp_path / "missing.npy", "eight_gaussians:test")
