@@ -99,6 +99,10 @@ class JointFlowMethod(Section):
         default_factory=dict,
         description="weight per part ('x' = the continuous part, else a part's name); 1 if unset",
     )
+    final: Literal["argmax", "sample"] = Field(
+        "argmax",
+        description="the last sampling step's classes: the most likely (argmax) or a draw",
+    )
 
 
 class GANMethod(Section):

@@ -155,6 +155,11 @@ def step(
     return _finish(part, _draw(p, u), mask)
 
 
+def argmax(part: CategoricalPart, probs: Tensor, mask: Tensor) -> Tensor:
+    """The most likely class of every real variable (pair parts mirrored)."""
+    return _finish(part, probs.argmax(-1), mask)
+
+
 def posterior(prior: Tensor, data: Tensor, t: float) -> Tensor:
     """The exact ``p(x0 = j | x_t = k)`` ``[K, K]`` (rows k) for factorised data
     ``q = data``: the perfect denoiser, used to check samplers. ``∝ q_j·p_t(k | j)``."""

@@ -91,3 +91,12 @@ def test_marginal_prior_keeps_every_class_reachable():
     p = D.marginal_prior(torch.tensor([10, 0, 30]))
     assert abs(sum(p) - 1) < 1e-12 and min(p) > 0
     assert p[2] > p[0] > p[1]
+
+
+def test_argmax_takes_the_mode_and_mirrors_pairs():
+    part = D.CategoricalPart("bonds", (0.5, 0.5), pairwise=True)
+    probs = torch.zeros(1, 3, 3, 2)
+    probs[..., 1] = 0.9
+    probs[..., 0] = 0.1
+    x = D.argmax(part, probs, torch.tensor([[1.0, 1.0, 0.0]]))
+    assert x.tolist() == [[[0, 1, 0], [1, 0, 0], [0, 0, 0]]]
