@@ -23,6 +23,7 @@ from multigen.parts import PartsBatch
 
 from .bonds import infer_bonds_rdkit
 from .data import MoleculeDataset, count_histogram
+from .metrics.bonded import bonded_smiles
 from .mol import Molecule, kekulized
 from .state import pad, remove_mean
 
@@ -30,11 +31,19 @@ BOND_ORDERS = (0, 1, 2, 3)  # Kekulé bond orders; index = class
 PART_NAMES = ("types", "charges", "bonds")
 
 
+def with_graph(mol: Molecule) -> Molecule:
+    """``mol`` itself when it has bonds; else with RDKit's perceived bonds *and* the formal
+    charges that go with them (a zwitterion read from XYZ gets its N+/O-), props kept."""
+    if mol.bonds is not None:
+        return mol
+    out = infer_bonds_rdkit(mol, charge=0)
+    return Molecule(mol.symbols, mol.positions, out.charges, out.bonds, dict(mol.props), mol.name)
+
+
 def kekule_bonds(mol: Molecule) -> np.ndarray | None:
     """``[n, n]`` Kekulé bond orders of ``mol`` (its own bonds, else RDKit's perception);
     None when they cannot be had (the molecule is then skipped with its reason)."""
-    if mol.bonds is None:
-        mol = infer_bonds_rdkit(mol, charge=0)
+    mol = with_graph(mol)
     bonds = np.asarray(mol.bonds, dtype=np.int64).reshape(-1, 3)
     if (bonds[:, 2] == 4).any():
         RDLogger.DisableLog("rdApp.*")
@@ -61,12 +70,16 @@ class GraphMoleculeDataset(MoleculeDataset):
         ds.mols, ds.types, ds.bonds = [], [], []
         perceived = 0
         for m, ty in zip(base.mols, base.types):
-            bonds = kekule_bonds(m)
+            graph = with_graph(m)
+            if m.bonds is None and bonded_smiles(graph) is None:  # perception fell back
+                ds.log.skip(m.name or base.source, "RDKit could not perceive its bond orders")
+                continue
+            bonds = kekule_bonds(graph)
             if bonds is None:
                 ds.log.skip(m.name or base.source, "bonds not representable in Kekulé orders")
                 continue
             perceived += m.bonds is None
-            ds.mols.append(m)
+            ds.mols.append(graph)
             ds.types.append(ty)
             ds.bonds.append(bonds)
         if not ds.mols:
