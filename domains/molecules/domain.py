@@ -56,7 +56,7 @@ class MoleculeDomain(Domain):
     # fits 512-dimensional ChemNet features (singular below 513); distribution distances
     # (W1, TV) need the default 100.
     min_samples = {
-        "validity*": 30, "uniqueness*": 30, "novelty*": 30, "connected": 30,
+        "validity*": 30, "uniqueness*": 30, "novelty*": 30, "connected*": 30,
         "atom_stability*": 30, "mol_stability*": 30, "*_mean": 30, "cond_mae_*": 30,
         "strain*": 30, "fcd": 513,
     }  # fmt: skip
