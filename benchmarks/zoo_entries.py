@@ -38,6 +38,7 @@ class Recipe:
     notes: str = ""
     checkpoint_every: int = 500
     scoring: list[str] = field(default_factory=list)  # sample./eval. settings of the entry
+    better: str = "lower"  # direction of the headline metric
 
     def command(self, name: str) -> str:
         sets = " ".join(f"--set {shlex.quote(o)}" for o in self.overrides)
@@ -91,10 +92,18 @@ RECIPES: dict[str, Recipe] = {
         headline="fd_digitcnn",
         n=500,
         check_n=128,
+        notes="FD alone flatters this GAN: its recall on the digit CNN's features is 0.49 "
+        "against the data's 0.92 (it draws about half of each class's variety) while its "
+        "precision is 0.96; the EDM model (zoo:digits-edm) has recall 0.80.",
     ),
     "shapes-edm": Recipe(
         config="configs/shapes/embedded_edm.yaml",
-        overrides=["train.steps=4000", "sample.sampler=dpmpp_2m", "sample.steps=20"],
+        overrides=[
+            "train.steps=4000",
+            "train.precision=bf16",
+            "sample.sampler=dpmpp_2m",
+            "sample.steps=20",
+        ],
         scoring=["eval.options={metrics: [cd]}"],  # 1-NNA-EMD costs minutes at 64 vs 64
         title="EDM point clouds on the embedded shapes",
         summary="512-point clouds of six procedural families (chairs, tables, airplanes, "
@@ -106,6 +115,29 @@ RECIPES: dict[str, Recipe] = {
             "label": "published, different data: ShapeNet PC15k, 2048 points",
             "text": "1-NNA-CD chair: PointFlow 62.84 %, PVD 56.26 %, LION 53.70 % (50 % ideal); "
             "not comparable with this embedded set",
+        },
+    ),
+    "molecules-ddpm": Recipe(
+        config="configs/molecules/embedded_edm.yaml",
+        overrides=[
+            "model.params={hidden: 64, layers: 4}",
+            "data.batch_size=32",
+            "train.steps=4000",
+            "train.lr=2.0e-4",
+        ],
+        title="EDM-style DDPM molecules on the embedded QM9-like set",
+        summary="3-D molecules with hydrogens (≤ 9 heavy atoms, C/N/O/F), E(3)-equivariant "
+        "EGNN, ε-prediction on the polynomial schedule (Hoogeboom et al. 2022), sampled with "
+        "50 DDIM steps at η = 1.5; bonds inferred from distances as in EDM.",
+        headline="atom_stability",
+        better="higher",
+        n=128,
+        check_n=64,
+        checkpoint_every=1000,
+        scoring=["eval.options={strain: false}"],  # MMFF strain costs minutes per draw
+        anchor={
+            "label": "published, different data: QM9, EGNN 9×256, ~3000 epochs",
+            "text": "EDM atom stability 98.7 %, molecule stability 82.0 %, validity 91.9 %",
         },
     ),
 }

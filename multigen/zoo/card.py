@@ -43,7 +43,11 @@ def render(card: dict[str, Any]) -> str:
         f"EMA {tr['ema_decay']}, {tr['precision']}; {_minutes(tr['wall_clock_s'])} on "
         f"{tr['machine']} |",
         f"| weights | EMA, {w['dtype']} ({w['bytes'] / 1e6:.2f} MB); {w['decision']} |",
-        f"| sampler | {smp['sampler']}, {smp['steps']} steps = {smp['nfe']} NFE"
+        (
+            "| sampler | one generator pass (1 NFE)"
+            if smp["sampler"] == "generator"
+            else f"| sampler | {smp['sampler']}, {smp['steps']} steps = {smp['nfe']} NFE"
+        )
         + (f", guidance {smp['guidance']}" if smp.get("guidance") not in (None, 1.0) else "")
         + f", seed {smp['seed']} |",
         "",

@@ -12,10 +12,11 @@ import torch
 
 from multigen.train.reference import reference_samples
 
-# Tolerance of the card check = one seed-block standard deviation at the check's N (what a
-# different draw would move), never tighter than 2 % of the value (thread-count/BLAS noise,
-# and feature networks such as the digit CNN that are rebuilt per machine).
-CHECK_SPREAD = 1.0
+# Tolerance of the card check = three seed-block standard deviations at the check's N, never
+# tighter than 2 % of the value. The same seed gives the same samples, but the scores also
+# depend on feature networks trained once per cache (the digit CNN): two caches on one
+# machine moved the GAN's precision/recall at n=128 by 1.9 of those deviations.
+CHECK_SPREAD = 3.0
 CHECK_MIN_REL = 0.02
 
 
