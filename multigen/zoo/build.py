@@ -89,6 +89,20 @@ def with_scoring(run, overrides: list[str] | tuple[str, ...]):
     return replace(run, config=load_config(run.config.model_dump(mode="json"), list(overrides)))
 
 
+def _steps_as_trained(run, step: int):
+    """An entry built from an earlier checkpoint of a longer run says the steps its weights
+    had (the learning rate is constant after warm-up, so a run of that many steps ends at the
+    same weights: ``multigen train zoo:NAME`` retrains exactly this entry)."""
+    from dataclasses import replace
+
+    from multigen.config import load_config
+
+    if run.config.train.steps == step:
+        return run
+    dump = run.config.model_dump(mode="json")
+    return replace(run, config=load_config(dump, [f"train.steps={step}"]))
+
+
 def _same(a: dict[str, float], b: dict[str, float], spread: dict[str, float]) -> bool:
     """Scores equal within the metric's own seed spread (or 1 % of its value)."""
     return all(abs(a[k] - b[k]) <= max(spread.get(k, 0.0), 0.01 * abs(a[k]), 1e-9) for k in a)
@@ -122,6 +136,7 @@ def add(
         raise ZooError(f"dtype must be auto, fp32 or bf16, got {dtype!r}")
     run = with_scoring(load_run(run_dir, checkpoint), scoring)
     meta = ckpt.read_meta(run.checkpoint)
+    run = _steps_as_trained(run, meta["step"])
     cfg = run.config
     title = title or f"{cfg.method.name} on {cfg.data.name} ({cfg.domain})"
     retrain = retrain or f"multigen train zoo:{name} --out runs/{name}"
