@@ -38,6 +38,7 @@ from multigen.precision import resolve_precision
 from multigen.registry import domain_names, get_domain
 from multigen.train import checkpoint as ckpt
 from multigen.train.batches import resolve_device
+from multigen.train.data_report import skipped_records
 from multigen.train.lock import run_lock
 from multigen.train.trainer import Trainer
 
@@ -224,6 +225,8 @@ def sample(
             f"unknown schedule {options.schedule!r}; choose one of: "
             f"{', '.join(run.method.schedules())}"
         )
+    if run.method.sampler(name) is None:  # one generator pass: no noise levels to set
+        _check_one_pass(run, given)
     takes = run.method.sampler_options(name)
     for key in ("eta", "churn"):
         if key in given and key not in takes:  # the sampler would ignore it silently
@@ -263,6 +266,20 @@ def sample(
     return SampleResult(
         samples, files, batch, seconds, nfe(run.method, options.sampler, options.steps)
     )
+
+
+def _check_one_pass(run: LoadedRun, given: dict[str, Any]) -> None:
+    """A pretrained GAN says which σ-sampler options it cannot take (run folders keep
+    ignoring them: benchmark harnesses pass one option set to every method)."""
+    from multigen.zoo.store import is_entry
+
+    unused = [k for k in ("steps", "schedule", "eta", "churn") if k in given]
+    if unused and is_entry(run.checkpoint):
+        raise DomainError(
+            f"{', '.join(unused)}: not options of {run.checkpoint.name} (method "
+            f"{run.config.method.name!r} samples in one generator pass); it takes n, seed, "
+            "batch_size and cond"
+        )
 
 
 def _sampling_precision(run: LoadedRun) -> str:
@@ -332,11 +349,7 @@ def assess(
     found = [str(w.message) for w in caught if w.category is checks.SmallSampleWarning]
     # each metric against its stated minimum N, then the metrics' own notes, each once
     notes = list(dict.fromkeys([*dom.sample_size_notes(scores), *found]))
-    skipped = [
-        {"set": which, "file": file, "reason": reason}
-        for which, obj in (("samples", samples), ("reference", reference))
-        for file, reason in dom.skipped_files(obj)
-    ]
+    skipped = skipped_records(dom, [("samples", samples), ("reference", reference)])
     if skipped:
         scores = {**scores, "skipped_files": float(len(skipped))}
     return Assessment(scores, skipped, notes)

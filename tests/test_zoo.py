@@ -208,3 +208,13 @@ def test_demo_samples_the_zoo_and_trains_one_model(zoo, tmp_path, capsys):
     assert "data:image/png;base64," in (tmp_path / "demo" / "report.html").read_text()
     scores = json.loads((tmp_path / "demo" / "report.json").read_text())
     assert {"zoo:tiny", "train:toy"} <= set(scores)
+
+
+def test_one_pass_zoo_model_names_the_options_it_cannot_take(tmp_path, monkeypatch):
+    run = api.train(tiny_config("gan", steps=4), out=tmp_path / "gan")
+    add(run, "tiny-gan", root=tmp_path / "models", n=32, check_n=16, blocks=2, log=lambda *_: None)
+    monkeypatch.setattr(store, "ZOO_DIR", tmp_path / "models")
+    assert len(api.sample("zoo:tiny-gan", n=4).batch) == 4
+    with pytest.raises(DomainError, match=r"steps, eta: not options of tiny-gan .*one generator"):
+        api.sample("zoo:tiny-gan", n=4, steps=5, eta=0.5)
+    assert len(api.sample(run, n=4, steps=5).batch) == 4  # a run folder still ignores them
