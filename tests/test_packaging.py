@@ -42,6 +42,9 @@ def test_wheel_holds_owned_packages_and_configs(wheel):
     assert "domains" not in tops, "a bare `domains` package could clash with other projects"
     assert "multigen/configs/toy/demo_fast.yaml" in names
     assert "multigen/configs/bench/cpu.yaml" in names
+    zoo = [n for n in names if n.startswith("multigen/zoo/models/")]  # the pretrained models
+    assert any(n.endswith("/manifest.json") for n in zoo)
+    assert any(n.endswith("/model.safetensors") for n in zoo)
     entry = next(n for n in names if n.endswith("entry_points.txt"))
     text = zipfile.ZipFile(wheel).read(entry).decode()
     assert "toy = multigen_domains.toy:get_domain" in text
