@@ -38,6 +38,7 @@ from multigen.precision import resolve_precision
 from multigen.registry import domain_names, get_domain
 from multigen.train import checkpoint as ckpt
 from multigen.train.batches import resolve_device
+from multigen.train.data_report import skipped_records
 from multigen.train.lock import run_lock
 from multigen.train.trainer import Trainer
 
@@ -348,11 +349,7 @@ def assess(
     found = [str(w.message) for w in caught if w.category is checks.SmallSampleWarning]
     # each metric against its stated minimum N, then the metrics' own notes, each once
     notes = list(dict.fromkeys([*dom.sample_size_notes(scores), *found]))
-    skipped = [
-        {"set": which, "file": file, "reason": reason}
-        for which, obj in (("samples", samples), ("reference", reference))
-        for file, reason in dom.skipped_files(obj)
-    ]
+    skipped = skipped_records(dom, [("samples", samples), ("reference", reference)])
     if skipped:
         scores = {**scores, "skipped_files": float(len(skipped))}
     return Assessment(scores, skipped, notes)

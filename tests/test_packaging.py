@@ -5,6 +5,7 @@ the checkout (so nothing is found through the working tree)."""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -24,11 +25,18 @@ def _run(cmd: list[str], cwd: Path, env: dict[str, str] | None = None, timeout: 
 
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory) -> Path:
-    dist = tmp_path_factory.mktemp("dist")
+    # Built from a copy of what a clean clone holds: an in-tree build/ folder keeps files of
+    # modules since removed, and a wheel built over it would ship them.
+    src, dist = tmp_path_factory.mktemp("src"), tmp_path_factory.mktemp("dist")
+    junk = shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info")
+    for name in ("multigen", "domains"):
+        shutil.copytree(ROOT / name, src / name, ignore=junk)
+    for name in ("setup.py", "pyproject.toml", "README.md"):
+        shutil.copy2(ROOT / name, src / name)
     # No build isolation: the build needs only setuptools, which the test environment has.
     _run(
         [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
-         "-w", str(dist), str(ROOT)],
+         "-w", str(dist), str(src)],
         cwd=dist,
     )  # fmt: skip
     (path,) = dist.glob("multigen-*.whl")
@@ -66,8 +74,8 @@ def test_installed_wheel_runs_outside_the_checkout(wheel, tmp_path):
     elsewhere.mkdir()
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
     env["MULTIGEN_CACHE"] = str(tmp_path / "cache")
-    where = _run([str(python), "-c", "import multigen, multigen_domains; "
-                  "print(multigen.__file__, multigen_domains.__file__)"], elsewhere, env)  # fmt: skip
+    code = "import multigen, multigen_domains; print(multigen.__file__, multigen_domains.__file__)"
+    where = _run([str(python), "-c", code], elsewhere, env)
     assert str(ROOT) not in where.stdout and str(venv) in where.stdout
     info = _run([str(venv / "bin" / "multigen"), "info"], elsewhere, env)
     assert "molecules" in info.stdout and "toy" in info.stdout

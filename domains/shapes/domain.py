@@ -12,7 +12,7 @@ import torch
 from multigen.domain import Batch, DatasetSpec, Domain, DomainError, NetworkSpec, unwrap_dataset
 from multigen.fileio import load_numpy
 
-from . import data, io, meshes, metrics, networks, normalize, reconstruct, render
+from . import data, io, meshes, metrics, networks, normalize, pc15k, reconstruct, render
 
 
 @dataclass
@@ -77,7 +77,7 @@ class ShapesDomain(Domain):
                 needs_path=True,
             ),
             "pc15k": DatasetSpec(
-                "pc15k", "PointFlow ShapeNetCore.v2.PC15k layout", data.pc15k, needs_path=True
+                "pc15k", "PointFlow ShapeNetCore.v2.PC15k layout", pc15k.pc15k, needs_path=True
             ),
         }
         self.networks = {

@@ -5,11 +5,11 @@ Determinism: the data order, σ, noise and latents of step ``k`` depend only on 
 position in the global batch), so ``--resume`` continues exactly and a 2-process run equals
 a 1-process run with the same global batch.
 
-Why one file of ~450 lines: the state a run's end needs (EMA weights, the final checkpoint,
+Why one file of ~500 lines: the state a run's end needs (EMA weights, the final checkpoint,
 the loaded reference, the resolved precision) is the Trainer's own, so :meth:`Trainer.fit`
 (training) and :meth:`Trainer.finish` (one draw, exported and scored) live together; the
 pieces with no such state are their own modules (batches, ema, checkpoint, logger, lock,
-reference).
+reference, data_report).
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ import json
 import math
 import platform
 import time
-from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +36,7 @@ from multigen.precision import BF16_MIN_SPEEDUP, autocast, measure_speedup, reso
 from multigen.randomness import step_generators
 from multigen.train import checkpoint as ckpt
 from multigen.train.batches import StepBatches, resolve_device
+from multigen.train.data_report import report_data
 from multigen.train.distributed import (
     DistInfo,
     all_ranks_true,
@@ -194,30 +194,10 @@ class Trainer:
         )
 
     def _report_data(self, logger: RunLogger) -> None:
-        """What reading the data dropped or assumed is said, never silent: on the console,
-        in log.jsonl, and every dropped file/record with its reason in skipped_files.json."""
         sets = [("train", self.dataset)]
         if self._reference is not None and self.cfg.eval.reference:  # a test split: tensors
             sets.append(("reference", self.reference()))
-        skipped = [
-            {"set": which, "file": file, "reason": reason}
-            for which, obj in sets
-            for file, reason in self.domain.skipped_files(obj)
-        ]
-        notes = [str(n) for _, obj in sets for n in getattr(obj, "notes", None) or []]
-        for note in notes:
-            say(f"data: {note}")
-        if skipped:
-            reasons = Counter(s["reason"] for s in skipped)
-            shown = "; ".join(f"{n} x {r}" for r, n in reasons.most_common(3))
-            more = f"; {len(reasons) - 3} other reasons" if len(reasons) > 3 else ""
-            say(
-                f"data: skipped {len(skipped)} file(s)/record(s) ({shown}{more}); all of them "
-                f"are listed in {self.run_dir / 'skipped_files.json'}"
-            )
-            atomic_write_text(self.run_dir / "skipped_files.json", json.dumps(skipped, indent=2))
-        if skipped or notes:
-            logger.log(self.step, {"data/skipped": len(skipped), "data/notes": notes})
+        report_data(self.domain, sets, self.run_dir, logger, self.step)
 
     # ---- checkpoints ------------------------------------------------------------------
     def _meta(self, metrics: dict[str, float] | None = None) -> dict[str, Any]:

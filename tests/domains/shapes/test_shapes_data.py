@@ -4,6 +4,7 @@ import trimesh
 
 from multigen.domain import DomainError
 from multigen_domains.shapes import data, io, meshes, normalize, procedural
+from multigen_domains.shapes.pc15k import pc15k
 
 
 def test_embedded_is_deterministic_cached_and_split(cache):
@@ -138,16 +139,16 @@ def test_pc15k_layout(tmp_path):
         for i in range(count):
             np.save(folder / f"{i}.npy", rng.normal(size=(1000, 3)).astype(np.float32) + 5)
     np.save(tmp_path / "02691156" / "train" / "short.npy", np.zeros((10, 3), np.float32))
-    train = data.pc15k(tmp_path, "train", categories="airplane", n_points=256)
+    train = pc15k(tmp_path, "train", categories="airplane", n_points=256)
     assert len(train) == 3 and len(train.skipped) == 1 and train.class_names == ["airplane"]
     assert train.stats["mean"][0] == pytest.approx(5, abs=0.05)
-    test = data.pc15k(tmp_path, "test", categories=["02691156"], n_points=256)
+    test = pc15k(tmp_path, "test", categories=["02691156"], n_points=256)
     assert test.stats == train.stats
     a, b = test.cloud(0), test.cloud(0)
     np.testing.assert_array_equal(a, b)  # evaluation subsets are fixed
     assert train[0].shape == (256, 3)
     with pytest.raises(DomainError, match="missing"):
-        data.pc15k(tmp_path, "train", categories="chair")
+        pc15k(tmp_path, "train", categories="chair")
 
 
 @pytest.mark.parametrize("fmt", ["ply", "obj", "off", "glb", "stl"])

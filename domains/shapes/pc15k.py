@@ -1,0 +1,113 @@
+"""PointFlow's ShapeNetCore.v2.PC15k layout: ``<root>/<synset>/{train,val,test}/*.npy``,
+15,000 points per shape, read into a :class:`~.data.PointCloudSet`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from multigen.domain import DomainError
+
+from . import io
+from .data import SPLITS, PointCloudSet
+
+# PointFlow's category names for the ShapeNetCore.v2 synsets it uses most.
+SYNSETS = {
+    "airplane": "02691156",
+    "bench": "02828884",
+    "cabinet": "02933112",
+    "car": "02958343",
+    "chair": "03001627",
+    "display": "03211117",
+    "lamp": "03636649",
+    "loudspeaker": "03691459",
+    "rifle": "04090263",
+    "sofa": "04256520",
+    "table": "04379243",
+    "telephone": "04401088",
+    "vessel": "04530566",
+    "mug": "03797390",
+    "vase": "03593526",
+}
+
+
+def pc15k(
+    path: Path,
+    split: str = "train",
+    *,
+    categories: list[str] | str = "airplane",
+    n_points: int = 2048,
+    max_points: int = 15000,
+    normalization: str = "global",
+    stats: dict | None = None,
+    strict: bool = False,
+    max_shapes: int | None = None,
+    seed: int = 0,
+    labels: bool = False,
+) -> PointCloudSet:
+    """PointFlow's ``ShapeNetCore.v2.PC15k/<synset>/{train,val,test}/*.npy`` (15k points each).
+
+    ``categories``: names (``airplane``, ``chair``, ``car`` …) or synset ids, or ``all``.
+    Training draws a fresh random ``n_points`` subset per item, as PointFlow does; the global
+    statistics for ``val``/``test`` come from the train split (PointFlow's protocol).
+    """
+    root = Path(path)
+    if not root.is_dir():
+        raise DomainError(f"{root}: PC15k root not found (expected <root>/<synset>/{split}/*.npy)")
+    if split not in SPLITS:
+        raise DomainError(f"unknown split {split!r}; choose one of {', '.join(SPLITS)}")
+    if categories == "all":
+        synsets = sorted(p.name for p in root.iterdir() if (p / split).is_dir())
+    else:
+        cats = [categories] if isinstance(categories, str) else list(categories)
+        synsets = [SYNSETS.get(c, c) for c in cats]
+    class_names, clouds, label_ids, names, skipped = [], [], [], [], []
+    for c, synset in enumerate(synsets):
+        folder = root / synset / split
+        if not folder.is_dir():
+            raise DomainError(
+                f"{folder}: missing; known categories: {', '.join(sorted(SYNSETS))} (or synset ids)"
+            )
+        class_names.append(next((k for k, v in SYNSETS.items() if v == synset), synset))
+        files = sorted(folder.glob("*.npy"))[:max_shapes]
+        for f in files:
+            try:
+                pts = io.read_points(f)
+                if len(pts) < n_points:
+                    raise DomainError(f"{f}: {len(pts)} points, fewer than n_points={n_points}")
+            except DomainError as err:
+                if strict:
+                    raise
+                skipped.append((str(f), str(err)))
+                continue
+            clouds.append(pts[:max_points])
+            label_ids.append(c)
+            names.append(f"{synset}/{split}/{f.name}")
+    if not clouds:
+        raise DomainError(f"{root}: no usable .npy clouds for split {split!r}")
+    size = min(len(p) for p in clouds)
+    points = np.stack([p[:size] for p in clouds])
+    if split != "train" and normalization == "global" and stats is None:
+        stats = pc15k(
+            root,
+            "train",
+            categories=categories,
+            n_points=n_points,
+            max_points=max_points,
+            normalization="global",
+            max_shapes=max_shapes,
+        ).stats
+    return PointCloudSet(
+        points,
+        np.asarray(label_ids),
+        class_names,
+        n_points=n_points,
+        normalization=normalization,
+        stats=stats,
+        train=split == "train",
+        names=names,
+        skipped=skipped,
+        seed=seed,
+        use_labels=labels,
+    )
