@@ -154,15 +154,17 @@ def add(
             entry = load_entry(_with_stub_card(folder, run), device="cpu")
             log(f"[{name}] scoring {kind} weights: {n} samples")
             results[kind] = score(entry, n)
-        check = check_block(entry, check_n, blocks)
+        same_n = results[list(results)[-1]] if check_n == n else None
+        check = check_block(entry, check_n, blocks, first=same_n)
         chosen = dtype
         if dtype == "auto":
             spread = {k: v * math.sqrt(check_n / n) for k, v in check["spread"].items()}
             chosen = "bf16" if _same(results["fp32"], results["bf16"], spread) else "fp32"
         folder = work / chosen
         entry = load_entry(folder, device="cpu")
-        if chosen != "fp32" or dtype == "auto":
-            check = check_block(entry, check_n, blocks)
+        if chosen != list(results)[-1]:  # the block above was scored with the other dtype
+            first = results[chosen] if check_n == n else None
+            check = check_block(entry, check_n, blocks, first=first)
         log(f"[{name}] data floor at {n} and at {check_n}")
         floor, floor_split = data_floor(entry, n)
         check["floor"] = data_floor(entry, check_n)[0]  # the check's own size: comparable

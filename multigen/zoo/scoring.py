@@ -51,9 +51,10 @@ def data_floor(run, n: int) -> tuple[dict[str, float], str]:
     return {k: float(v) for k, v in scores.items()}, f"the {split} split"
 
 
-def check_block(run, n: int, blocks: int = 4) -> dict[str, Any]:
-    """Scores of ``blocks`` disjoint seed blocks of ``n``; the first is the card's check value."""
-    runs = [score(run, n, seed=b * n) for b in range(blocks)]
+def check_block(run, n: int, blocks: int = 4, first: dict | None = None) -> dict[str, Any]:
+    """Scores of ``blocks`` disjoint seed blocks of ``n``; the first (``first`` when it was
+    scored already: seed 0 at this ``n``) is the card's check value."""
+    runs = [first or score(run, n)] + [score(run, n, seed=b * n) for b in range(1, blocks)]
     spread = {k: statistics.pstdev([r[k] for r in runs]) for k in runs[0]}
     tol = tolerances(runs[0], spread)
     return {
