@@ -35,11 +35,27 @@ TRIED = [
         "step 100 in favour of the 16-channel U-Net",
     },
     {
-        "entry": "toy-flow",
+        "entry": "toy-flow (not shipped)",
         "recipe": "configs/toy/eight_gaussians_flow.yaml (3,000 steps, EMA 0.995)",
-        "seen": "energy distance 0.0031 (floor 0.0012) at euler 50; heun/dpmpp/euler 200 "
-        "0.0031-0.0032; the 2,500-step checkpoint 0.0018: noise between checkpoints is as "
-        "large as the gap to the floor",
+        "seen": "energy distance 0.0031 (floor 0.0012) at euler 50; heun 25/50, dpmpp_2m 50 "
+        "and euler 200 0.0031-0.0032; the 2,500-step checkpoint 0.0017: checkpoint-to-"
+        "checkpoint noise is as large as the gap to the floor. DDPM (toy-ddpm, 0.0022 at its "
+        "final step, 0.0016 at 2,500) shipped instead",
+    },
+    {
+        "entry": "toy-ddpm",
+        "recipe": "sampler sweep on the shipped weights (2,000 samples)",
+        "seen": "ddpm 100 steps (shipped) 0.0022; ddpm 250 0.0033 (hq_fraction 0.84): more "
+        "steps do not sharpen the modes; the model, not the sampler, is the limit",
+    },
+    {
+        "entry": "shapes-edm",
+        "recipe": "configs/shapes/embedded_edm.yaml, 4,000 steps, train.precision auto",
+        "seen": "auto timed one step at 1.00x in bf16 on the loaded machine and kept fp32 "
+        "(31 samples/s over the first 100 steps, ETA 66 min); restarted with "
+        "train.precision=bf16 (2.3-3.2x on a quieter machine: precision_auto.md), which ran "
+        "at 18-21 samples/s under a load average of 8-9: the two rates are not comparable, "
+        "the load moved too much; stopped early at a checkpoint to fit the session",
     },
 ]
 
@@ -47,6 +63,7 @@ TRIED = [
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("names", nargs="*", help="recipes to score (default: every run present)")
+    p.add_argument("--every", type=int, default=1, help="score every K-th checkpoint (+ last)")
     args = p.parse_args()
     torch.set_num_threads(1)
     names = args.names or [n for n in RECIPES if (RUNS / n).is_dir()]
@@ -57,7 +74,7 @@ def main() -> None:
         else []
     )
     for name in names:
-        rows += curve(name)
+        rows += curve(name, args.every)
     rows.sort(key=lambda r: (r["entry"], r["step"]))
     write_results(
         "time_to_quality",
@@ -76,17 +93,19 @@ NOTES = (
     "Each row: one kept checkpoint of the zoo run, EMA weights, sampled with the recipe's "
     "sampler and scored like the card (n samples vs n reference items, seed 0). minutes = "
     "wall-clock to that step from log.jsonl, on cores shared with other jobs (so minutes "
-    "are an upper bound of a quiet machine's). x_floor = value / floor (lower-is-better "
-    "metrics; 1 = as good as real held-out data)."
+    "are an upper bound of a quiet machine's). x_floor = value / floor (1 = as good as "
+    "real held-out data; above 1 is worse for lower-is-better metrics, below 1 for "
+    "higher-is-better ones such as atom_stability)."
 )
 
 
-def curve(name: str) -> list[dict]:
+def curve(name: str, every: int = 1) -> list[dict]:
     recipe = RECIPES[name]
     run_dir = RUNS / name
     rows = []
     floor = None
-    for path in list_checkpoints(run_dir):
+    kept = list_checkpoints(run_dir)
+    for path in kept[every - 1 :: every] + ([kept[-1]] if len(kept) % every else []):
         step = read_meta(path)["step"]
         run = api.load_run(run_dir, checkpoint=str(path), device="cpu")
         run = with_scoring(run, recipe.scoring)
@@ -104,6 +123,7 @@ def curve(name: str) -> list[dict]:
                 "metric": recipe.headline,
                 "value": value,
                 "floor": floor,
+                "better": recipe.better,
                 "x_floor": value / floor if floor else None,
                 "n": recipe.n,
             }
