@@ -88,7 +88,7 @@ def parameter_count(models: dict[str, torch.nn.Module]) -> int:
     return sum(p.numel() for m in models.values() for p in m.parameters())
 
 
-def check_card(folder: Path, card: dict[str, Any], cfg, models: dict[str, torch.nn.Module]):
+def check_describes(folder: Path, card: dict[str, Any], cfg, models: dict[str, torch.nn.Module]):
     """A card describes the model its config builds: same domain, method, network and size."""
     net = card.get("network") or {}
     want = {
@@ -131,7 +131,7 @@ def load_entry(ref: str | Path, device: str = "auto", weights: str = "ema", chec
     models = {k: method.models[k] for k in shipped if k in method.models}
     if len(models) != len(shipped):
         raise ZooError(f"{folder / 'meta.json'}: names networks {shipped} the method lacks")
-    check_card(folder, card, cfg, models)
+    check_describes(folder, card, cfg, models)
     path = folder / "model.safetensors"
     try:
         state = load_file(str(path))
