@@ -218,3 +218,19 @@ def test_one_pass_zoo_model_names_the_options_it_cannot_take(tmp_path, monkeypat
     with pytest.raises(DomainError, match=r"steps, eta: not options of tiny-gan .*one generator"):
         api.sample("zoo:tiny-gan", n=4, steps=5, eta=0.5)
     assert len(api.sample(run, n=4, steps=5).batch) == 4  # a run folder still ignores them
+
+
+def test_pretrained_add_from_the_command_line(zoo_root, tmp_path, capsys):
+    run = zoo_root.parent / "run"
+    assert main(["pretrained", "add", str(run)]) == 2
+    assert "needs --name NAME" in capsys.readouterr().err
+    argv = ["pretrained", "add", str(run), "--name", "cli", "--zoo-dir", str(tmp_path)]
+    argv += ["--n", "32", "--check-n", "16", "--dtype", "fp32", "--anchor", "paper: 1.0"]
+    assert main(argv) == 0
+    card = json.loads((tmp_path / "cli" / "card.json").read_text())
+    assert card["weights"]["dtype"] == "fp32" and card["anchor"] == {
+        "label": "paper",
+        "text": "1.0",
+    }
+    assert main(["pretrained", "show", str(tmp_path / "cli")]) == 0
+    assert "Published anchor (paper): 1.0" in capsys.readouterr().out
