@@ -17,6 +17,7 @@ from . import data
 from .io import IMAGE_SUFFIXES, export_images
 from .metrics import OPTIONS, ImageSet, as_images, check_reference, evaluate_images
 from .networks.dcgan import build_discriminator, build_generator
+from .networks.dit import build_dit
 from .networks.unet import build_unet
 
 log = logging.getLogger(__name__)
@@ -53,6 +54,7 @@ def _datasets() -> dict[str, DatasetSpec]:
 def _networks() -> dict[str, NetworkSpec]:
     return {
         "unet": NetworkSpec("unet", "denoiser", build_unet, "ADM-style U-Net with attention"),
+        "dit": NetworkSpec("dit", "denoiser", build_dit, "DiT: patch transformer, adaLN-Zero"),
         "dcgan_generator": NetworkSpec("dcgan_generator", "generator", build_generator),
         "dcgan_discriminator": NetworkSpec(
             "dcgan_discriminator", "discriminator", build_discriminator

@@ -1,1 +1,1 @@
-"""Image networks: the U-Net denoiser and the DCGAN generator/discriminator pair."""
+"""Image networks: the U-Net and DiT denoisers and the DCGAN generator/discriminator pair."""

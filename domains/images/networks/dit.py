@@ -1,0 +1,150 @@
+"""DiT (Peebles & Xie 2023): a transformer denoiser over image patches.
+
+The image is cut into ``patch × patch`` patches, each a token with a fixed 2-D sine-cosine
+position; every block conditions on one vector ``c`` = noise embedding + class embedding
+through adaLN-Zero: the block's LayerNorms have no affine of their own, ``c`` gives a shift,
+a scale and a gate for the attention and the MLP branch, and the projection that makes them
+starts at zero, so every block starts as the identity and the output layer starts at zero
+(the paper's best conditioning). Sizes follow the paper's Table 1; ``tiny`` is ours, for CPU.
+"""
+
+from __future__ import annotations
+
+import inspect
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from multigen.domain import DomainError
+from multigen.nn import ConditionEmbedding, NoiseEmbedding
+
+# name -> (width, depth, heads); S, B, L, XL as in the paper (33M, 130M, 458M, 675M at /2)
+SIZES = {
+    "tiny": (128, 4, 4),
+    "S": (384, 12, 6),
+    "B": (768, 12, 12),
+    "L": (1024, 24, 16),
+    "XL": (1152, 28, 16),
+}
+
+
+def sincos_positions(width: int, grid: int) -> Tensor:
+    """Fixed 2-D sine-cosine embedding ``[grid², width]``: half the channels encode the row,
+    half the column, each with the 1-D transformer frequencies."""
+    if width % 4:
+        raise DomainError(f"dit: width {width} must be a multiple of 4 (2-D sin-cos positions)")
+    quarter = width // 4
+    freqs = 1.0 / 10_000 ** (torch.arange(quarter, dtype=torch.float64) / quarter)
+    coords = torch.arange(grid, dtype=torch.float64)
+    rows, cols = torch.meshgrid(coords, coords, indexing="ij")
+
+    def embed(pos: Tensor) -> Tensor:
+        angles = pos.reshape(-1, 1) * freqs
+        return torch.cat([angles.sin(), angles.cos()], dim=1)
+
+    return torch.cat([embed(rows), embed(cols)], dim=1).float()
+
+
+def modulate(x: Tensor, shift: Tensor, scale: Tensor) -> Tensor:
+    return x * (1 + scale.unsqueeze(1)) + shift.unsqueeze(1)
+
+
+class DiTBlock(nn.Module):
+    def __init__(self, width: int, heads: int, mlp_ratio: float = 4.0):
+        super().__init__()
+        self.norm1 = nn.LayerNorm(width, elementwise_affine=False, eps=1e-6)
+        self.attn = nn.MultiheadAttention(width, heads, batch_first=True)
+        self.norm2 = nn.LayerNorm(width, elementwise_affine=False, eps=1e-6)
+        hidden = int(width * mlp_ratio)
+        self.mlp = nn.Sequential(
+            nn.Linear(width, hidden), nn.GELU(approximate="tanh"), nn.Linear(hidden, width)
+        )
+        self.ada = nn.Linear(width, 6 * width)
+        nn.init.zeros_(self.ada.weight)  # adaLN-Zero: gates start at 0, the block at identity
+        nn.init.zeros_(self.ada.bias)
+
+    def forward(self, x: Tensor, c: Tensor) -> Tensor:
+        shift1, scale1, gate1, shift2, scale2, gate2 = self.ada(F.silu(c)).chunk(6, dim=-1)
+        h = modulate(self.norm1(x), shift1, scale1)
+        x = x + gate1.unsqueeze(1) * self.attn(h, h, h, need_weights=False)[0]
+        h = modulate(self.norm2(x), shift2, scale2)
+        return x + gate2.unsqueeze(1) * self.mlp(h)
+
+
+class DiT(nn.Module):
+    """Denoiser ``forward(x [B,C,H,W], c_noise, cond) -> [B,C,H,W]`` (the engine's contract)."""
+
+    def __init__(
+        self,
+        in_channels: int,
+        resolution: int,
+        num_classes: int = 0,
+        cond_dim: int = 0,
+        size: str = "tiny",
+        patch: int = 2,
+        width: int | None = None,
+        depth: int | None = None,
+        heads: int | None = None,
+        mlp_ratio: float = 4.0,
+    ):
+        super().__init__()
+        if size not in SIZES:
+            raise DomainError(f"dit: unknown size {size!r}; choose one of {', '.join(SIZES)}")
+        base = SIZES[size]
+        width, depth, heads = width or base[0], depth or base[1], heads or base[2]
+        if patch < 1 or resolution % patch:
+            raise DomainError(f"dit: image size {resolution} is not divisible by patch {patch}")
+        if width % heads:
+            raise DomainError(f"dit: width {width} is not divisible by heads {heads}")
+        self.in_channels, self.patch, self.grid = in_channels, patch, resolution // patch
+        self.embed = nn.Conv2d(in_channels, width, patch, stride=patch)
+        self.register_buffer("pos", sincos_positions(width, self.grid), persistent=False)
+        self.noise_emb = NoiseEmbedding(256, width)  # 256 frequencies -> width, as DiT's
+        self.cond_emb = ConditionEmbedding(width, num_classes, cond_dim)
+        self.blocks = nn.ModuleList(DiTBlock(width, heads, mlp_ratio) for _ in range(depth))
+        self.norm_out = nn.LayerNorm(width, elementwise_affine=False, eps=1e-6)
+        self.ada_out = nn.Linear(width, 2 * width)
+        self.out = nn.Linear(width, patch * patch * in_channels)
+        for layer in (self.ada_out, self.out):  # the output starts at zero
+            nn.init.zeros_(layer.weight)
+            nn.init.zeros_(layer.bias)
+
+    def forward(
+        self, x: Tensor, c_noise: Tensor, cond: Tensor | None = None, mask: Tensor | None = None
+    ) -> Tensor:
+        b = x.shape[0]
+        c_noise = c_noise.reshape(-1).expand(b) if c_noise.numel() == 1 else c_noise.reshape(b)
+        c = self.noise_emb(c_noise) + self.cond_emb(cond, b, x.device)
+        h = self.embed(x).flatten(2).transpose(1, 2) + self.pos.to(x.dtype)
+        for block in self.blocks:
+            h = block(h, c)
+        shift, scale = self.ada_out(F.silu(c)).chunk(2, dim=-1)
+        return self.unpatchify(self.out(modulate(self.norm_out(h), shift, scale)))
+
+    def unpatchify(self, h: Tensor) -> Tensor:
+        """Tokens ``[B, g·g, p·p·C]`` (row-major over the patch grid, as the patch embedding
+        orders them) -> image ``[B, C, g·p, g·p]``."""
+        p, g, c = self.patch, self.grid, self.in_channels
+        h = h.reshape(h.shape[0], g, g, p, p, c).permute(0, 5, 1, 3, 2, 4)
+        return h.reshape(h.shape[0], c, g * p, g * p)
+
+
+def build_dit(info: dict, **params) -> DiT:
+    """Builder for ``model: {name: dit, params: {size: tiny|S|B|L|XL, patch: 2, ...}}``."""
+    c, h, w = info["shape"]
+    if h != w:
+        raise DomainError(f"dit: expects square images, got {h}x{w}")
+    known = set(inspect.signature(DiT).parameters) - {
+        "in_channels",
+        "resolution",
+        "num_classes",
+        "cond_dim",
+    }
+    unknown = sorted(set(params) - known)
+    if unknown:
+        raise DomainError(f"dit: unknown params {unknown}; allowed: {sorted(known)}")
+    return DiT(
+        c, h, num_classes=int(info.get("num_classes", 0)), cond_dim=int(info.get("cond_dim", 0)),
+        **params,
+    )  # fmt: skip
