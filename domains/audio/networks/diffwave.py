@@ -24,6 +24,11 @@ from multigen.nn import ConditionEmbedding, NoiseEmbedding
 from multigen.precision import autocast_bf16
 
 
+def receptive_field(layers: int, cycle: int) -> int:
+    """Samples one output sees: each kernel-3 layer of dilation d widens the view by 2d."""
+    return 1 + 2 * sum(2 ** (i % cycle) for i in range(layers))
+
+
 class ResidualStack(nn.Module):
     """All residual layers; weights stored as matrices for channels-last GEMMs."""
 
