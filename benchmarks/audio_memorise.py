@@ -104,12 +104,32 @@ def log_mel(waves: torch.Tensor, sr: int) -> torch.Tensor:
     return lm(waves, sr, 64)
 
 
+def _mag(x: torch.Tensor) -> torch.Tensor:
+    return torch.fft.rfft(x.double() * torch.hann_window(x.shape[-1], dtype=torch.float64)).abs()
+
+
 def closeness(gen: torch.Tensor, train: torch.Tensor, sr: int) -> dict[str, float]:
-    """Nearest-training-clip distances of every generated clip (waveform and log-mel)."""
+    """Nearest-training-clip distances of every generated clip: waveform, log-mel, and two
+    phase-blind ones — the cosine of the magnitude spectra (a conv net may learn a clip's
+    sound with another phase, which rel_l2 calls unrelated) and the energy above 3 kHz
+    relative to the clip's (the hiss a denoiser leaves; the embedded clips have almost none)."""
     d = torch.cdist(gen.double(), train.double()) / train.double().norm(dim=1)[None]
     mg, mt = log_mel(gen, sr), log_mel(train, sr)
     mel = (mg[:, None] - mt[None]).abs().mean(dim=(2, 3))
-    out = {"rel_l2": float(d.min(1).values.median()), "mel_l1": float(mel.min(1).values.mean())}
+    fg, fa = _mag(gen), _mag(train)
+    cos = torch.nn.functional.normalize(fg, dim=1) @ torch.nn.functional.normalize(fa, dim=1).T
+    ft = fa[cos.argmax(1)]  # the spectrally nearest clip (log-mel is swamped by any hiss)
+    hi = slice(int(3000 / (sr / 2) * fg.shape[1]), None)
+
+    def high(f: torch.Tensor) -> torch.Tensor:
+        return (f[:, hi] ** 2).sum(1) / (f**2).sum(1)
+
+    out = {
+        "rel_l2": float(d.min(1).values.median()),
+        "mel_l1": float(mel.min(1).values.mean()),
+        "spec_cos": float(cos.max(1).values.median()),
+        "hiss_x": float((high(fg) / high(ft).clamp(min=1e-12)).median()),
+    }
     if len(train) > 1:
         between = (mt[:, None] - mt[None]).abs().mean(dim=(2, 3))
         off = ~torch.eye(len(train), dtype=torch.bool)
@@ -259,8 +279,9 @@ def write(name: str, args: argparse.Namespace, rows: list[dict]) -> None:
         "other jobs (cpu_s = process CPU seconds of training); samples from EMA weights with "
         "the method's default sampler at 32 steps. rel_l2 < 0.3 = waveform memorised; mel_l1 "
         "vs mel_l1_between says whether the sound is right; acc = eval classifier on the "
-        "samples; d_err@σ = denoiser error on its own clips relative to the noise (1 = none "
-        "removed, 0 = clip recovered)."
+        "samples; spec_cos = magnitude-spectrum cosine to the nearest clip (phase-blind); "
+        "hiss_x = its energy above 3 kHz over the clip's; d_err@σ = denoiser error on its "
+        "own clips relative to the noise (1 = none removed, 0 = clip recovered)."
     )
     keys = list(dict.fromkeys(k for r in rows for k in r))  # one column set for all rows
     table = [{k: r.get(k, "-") for k in keys} for r in rows]

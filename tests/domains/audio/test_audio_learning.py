@@ -132,3 +132,19 @@ def test_patched_unet_memorises_one_clip(tmp_path):
     x0 = tr.dataset[0][0][None]
     err = denoiser_errors(tr.emas["model"].module.eval(), x0.expand(8, -1, -1), None, (2.0,))
     assert err["d_err@2"] < 0.25
+
+
+def test_memorisation_measures_known_answers():
+    """A shifted clip is the same sound (rel_l2 calls it unrelated, the phase-blind spectrum
+    cosine does not); a clip with faint hiss is the same waveform but the hiss measure sees it."""
+    from benchmarks.audio_memorise import closeness
+
+    ds = get_domain().load_dataset("embedded", None, "train", n_per_class=1, length=2048)
+    w = ds.waves
+    same = closeness(w, w, 8000)
+    assert same["rel_l2"] == 0 and same["spec_cos"] == pytest.approx(1) and same["hiss_x"] == 1
+    shifted = closeness(w.roll(37, 1), w, 8000)
+    assert shifted["rel_l2"] > 1 and shifted["spec_cos"] > 0.99
+    g = torch.Generator().manual_seed(0)
+    hiss = closeness(w + 0.01 * torch.randn(w.shape, generator=g), w, 8000)
+    assert hiss["rel_l2"] < 0.1 and hiss["hiss_x"] > 2
