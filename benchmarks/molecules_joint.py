@@ -1,18 +1,18 @@
 """The joint-graph molecule model (issue 14, phase 1): can it memorise a handful of
 molecules, and does quality rise with training budget on the embedded set?
 
-- ``memorise``: ``--molecules`` molecules of the embedded training split (each written
-  ``--copies`` times into one SDF so the seeded 80/10/10 split keeps them all in training),
-  trained for ``--memorise-steps``; samples scored with the bond-aware protocol against those
-  molecules, plus ``recalled`` (share of samples whose heavy-atom SMILES is one of them) and
-  ``distinct_recalled`` (how many of them were drawn at least once).
+- ``memorise``: per cell ``MOLECULES:STEPS`` of ``--memorise``, that many molecules of the
+  embedded training split (each written ``--copies`` times into one SDF so the seeded
+  80/10/10 split keeps them all in training), trained for STEPS; samples scored with the
+  bond-aware protocol against those molecules, plus ``recalled`` (share of samples whose
+  heavy-atom SMILES is one of them) and ``distinct_recalled`` (how many were drawn).
 - ``budget``: one run on the embedded set, checkpoints at each of ``--budgets`` steps; each
   checkpoint samples ``--n`` molecules in ``--sample-steps`` Euler steps and is scored under
   both protocols (EDM's, bonds from distances; and the bond-aware one, ``*_bonds``).
 
     OMP_NUM_THREADS=1 .venv/bin/python -m benchmarks.molecules_joint
     OMP_NUM_THREADS=1 .venv/bin/python -m benchmarks.molecules_joint --parts memorise \\
-        --memorise-steps 300
+        --memorise 1:300 --n 32 --tag quick
 
 Writes benchmarks/results/molecules_joint.{json,md} (``--tag`` adds a suffix).
 """
@@ -72,10 +72,11 @@ def losses(run: Path) -> tuple[float, float]:
     return sum(vals[:k]) / k, sum(vals[-k:]) / k
 
 
-def memorise(args, work: Path) -> dict:
+def memorise(args, work: Path, count: int, steps: int) -> dict:
     dom = get_domain("molecules")
     mols = dom.load_dataset("embedded", split="train", graph=True).mols
-    chosen = [m for m in mols if m.num_atoms <= args.max_atoms][: args.molecules]
+    chosen = [m for m in mols if m.num_atoms <= args.max_atoms][:count]
+    work = work / f"memorise_{count}"
     target = {bonded_smiles(m) for m in chosen}
     sdf = write_sdf([m for m in chosen for _ in range(args.copies)], work / "few.sdf")
     ref = write_sdf(chosen, work / "ref" / "few.sdf")
@@ -87,8 +88,8 @@ def memorise(args, work: Path) -> dict:
             *common(args),
             "data.name=sdf",
             f"data.path={sdf}",
-            f"train.steps={args.memorise_steps}",
-            f"train.checkpoint_every={args.memorise_steps}",
+            f"train.steps={steps}",
+            f"train.checkpoint_every={steps}",
             "train.ema_decay=0.99",
             f"eval.reference={ref}",
         ],
@@ -101,7 +102,7 @@ def memorise(args, work: Path) -> dict:
     return {
         "part": "memorise",
         "molecules": len(chosen),
-        "steps": args.memorise_steps,
+        "steps": steps,
         "train_s": round(seconds),
         "loss_first": first,
         "loss_last": last,
@@ -146,10 +147,9 @@ def budget(args, work: Path) -> list[dict]:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--parts", default="memorise,budget")
-    p.add_argument("--molecules", type=int, default=8)
+    p.add_argument("--memorise", default="1:600,8:2000", help="cells MOLECULES:STEPS")
     p.add_argument("--copies", type=int, default=12)
     p.add_argument("--max-atoms", type=int, default=20)
-    p.add_argument("--memorise-steps", type=int, default=600)
     p.add_argument("--budgets", default="250,500,1000")
     p.add_argument("--hidden", type=int, default=64)
     p.add_argument("--edge-dim", type=int, default=16)
@@ -165,18 +165,20 @@ def main() -> None:
     rows: list[dict] = []
     with tempfile.TemporaryDirectory() as tmp:
         if "memorise" in parts:
-            rows.append(memorise(args, Path(tmp)))
-            print(rows[-1], flush=True)
+            for cell in args.memorise.split(","):
+                count, steps = (int(v) for v in cell.split(":"))
+                rows.append(memorise(args, Path(tmp), count, steps))
+                print(rows[-1], flush=True)
         if "budget" in parts:
             rows += budget(args, Path(tmp))
     notes = (
         f"Network joint_egnn hidden {args.hidden}, edge_dim {args.edge_dim}, {args.layers} "
         f"layers; batch {args.batch}, lr {args.lr}, fp32, OMP_NUM_THREADS=1 on a CPU shared "
         f"with other jobs (train_s is wall time there, not a speed figure); {args.n} samples, "
-        f"{args.sample_steps} Euler steps. memorise: {args.molecules} molecules of <= "
-        f"{args.max_atoms} atoms; budget: the embedded set (339 training molecules), scored "
-        "against its test split. *_bonds = bond-aware protocol (generated bonds and charges); "
-        "unsuffixed = EDM's (bonds from distances)."
+        f"{args.sample_steps} Euler steps. memorise: cells molecules:steps {args.memorise}, "
+        f"molecules of <= {args.max_atoms} atoms; budget: the embedded set (339 training "
+        "molecules), scored against its test split. *_bonds = bond-aware protocol "
+        "(generated bonds and charges); unsuffixed = EDM's (bonds from distances)."
     )
     name = "molecules_joint" + (f"_{args.tag}" if args.tag else "")
     write_results(
