@@ -11,7 +11,7 @@ noises, denoises, samples and guides such a state is written down in docs/archit
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
@@ -40,9 +40,6 @@ class PartsBatch(Batch):
 
     def select(self, index: Tensor | slice) -> PartsBatch:
         return self._map(lambda t: t[index])
-
-    def with_parts(self, parts: dict[str, Tensor]) -> PartsBatch:
-        return replace(self, parts=dict(parts))
 
 
 def with_parts(batch: Batch, x: Tensor, parts: dict[str, Tensor]) -> PartsBatch:
