@@ -79,10 +79,27 @@ def overrides(args: argparse.Namespace, gan: bool = False) -> list[str]:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--data", default="spoken-digits", choices=["spoken-digits", "embedded"])
-    ap.add_argument("--budgets", type=int, nargs="+", default=[750, 1500, 3000],
-                    help="embedded: diffusion training steps at which it is scored")
-    ap.add_argument("--gan-chunk", type=int, default=1500,
-                    help="embedded: GAN steps between scoring points")
+    ap.add_argument(
+        "--budgets",
+        type=int,
+        nargs="*",
+        default=[750, 1500, 3000],
+        help="embedded: diffusion training steps at which it is scored",
+    )
+    ap.add_argument(
+        "--gan-chunk",
+        type=int,
+        default=1500,
+        help="embedded: GAN steps between scoring points (0: no GAN rows)",
+    )
+    ap.add_argument(
+        "--gan-cpu",
+        type=float,
+        default=0.0,
+        help="embedded: GAN training CPU seconds (0: the diffusion rows' total)",
+    )
+    ap.add_argument("--tag", default="", help="embedded: results file suffix (a part)")
+    ap.add_argument("--merge", nargs="+", metavar="TAG", help="embedded: join tagged parts")
     ap.add_argument("--steps", type=int, default=300, help="training steps per run")
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--rate", type=int, default=8000, help="sample rate; clips are 1 s")
