@@ -78,8 +78,11 @@ def read_sdf(path: Path, log: SkipLog | None = None) -> list[Molecule]:
             if file.stat().st_size == 0:
                 log.skip(str(file), "empty file")
                 continue
-            supplier = Chem.SDMolSupplier(str(file), removeHs=False, sanitize=False)
-            for k, mol in enumerate(supplier):
+            # RDKit gets the open file, not its name: a name that is not UTF-8 cannot cross
+            # into C++ as a string
+            with open(file, "rb") as fh:
+                records = list(Chem.ForwardSDMolSupplier(fh, removeHs=False, sanitize=False))
+            for k, mol in enumerate(records):
                 where = f"{file.name} record {k + 1}"
                 if mol is None:
                     log.skip(where, "RDKit could not parse it")

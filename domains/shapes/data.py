@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import zlib
 from pathlib import Path
 
@@ -204,7 +205,7 @@ def _folder_files(root: Path, suffixes: set[str], split: str, test_fraction: flo
         rel = f.relative_to(base)
         cls = rel.parts[0] if len(rel.parts) > 1 else "all"
         if by_hash:
-            in_test = (zlib.crc32(str(rel).encode()) % 10_000) / 10_000 < test_fraction
+            in_test = (zlib.crc32(os.fsencode(rel)) % 10_000) / 10_000 < test_fraction
             if in_test != (split != "train"):
                 continue
         pairs.append((f, cls))
@@ -239,7 +240,7 @@ def _load_folder(
                 raise DomainError(
                     f"{f}: unsupported {what} format {f.suffix!r}; use one of {sorted(suffixes)}"
                 )
-            pts = reader(f, total, zlib.crc32(str(f.relative_to(root)).encode()))
+            pts = reader(f, total, zlib.crc32(os.fsencode(f.relative_to(root))))
         except DomainError as err:
             if strict:
                 raise
