@@ -67,6 +67,8 @@ DEFECTS = [
     ("train", "two trainers on one --out both ran (tests/train/test_lock.py)"),
     ("checkpoints", "ENOSPC: OSError traceback; killed writes left .tmp_ folders (test_faults)"),
     ("demo --domain", "a path like ../x was joined into configs/ (tests/test_security.py)"),
+    ("shapes folders", "a non-UTF-8 file name: UnicodeEncodeError (tests/fuzz/test_folder_shapes)"),
+    ("molecules/sdf", "a non-UTF-8 file name: RDKit could not open it (test_folder_shapes)"),
 ]
 
 
