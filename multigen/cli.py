@@ -48,7 +48,8 @@ def cmd_info(args: argparse.Namespace) -> None:
     cuda = torch.cuda.is_available()
     device = torch.cuda.get_device_name(0) if cuda else "cpu"
     print(f"device: {device} (cuda {'available' if cuda else 'not available'})")
-    print(f"methods: {', '.join(METHODS)}")
+    joint = ", joint_flow (categorical parts: molecules with bonds)"
+    print(f"methods: {', '.join(METHODS)}{joint}")
     print(f"samplers: {', '.join(SAMPLERS)} (GAN: generator)")
     for name in domain_names():
         try:
