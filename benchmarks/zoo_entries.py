@@ -48,13 +48,16 @@ class Recipe:
 RECIPES: dict[str, Recipe] = {
     "toy-ddpm": Recipe(
         config="configs/toy/eight_gaussians_ddpm.yaml",
-        overrides=[],
+        overrides=["train.steps=6000", "train.ema_decay=0.999"],
         title="DDPM on eight Gaussians",
         summary="2-D mixture of eight Gaussians (radius 2, std 0.02): the quickest check "
         "that a sampler and a model work.",
         headline="energy_distance",
         n=2000,
         check_n=256,
+        notes="The shipped config (3,000 steps, EMA 0.995) reached energy distance 0.0022 "
+        "(1.9x the floor) with checkpoint-to-checkpoint swings of 0.0016-0.0029; twice the "
+        "steps with a longer EMA (0.999) averages the constant-learning-rate noise away.",
     ),
     "toy-flow": Recipe(
         config="configs/toy/eight_gaussians_flow.yaml",
