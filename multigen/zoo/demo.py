@@ -1,6 +1,6 @@
 """``multigen demo``: sample and score every zoo model, train one small model end to end, and
 write ``report.md`` + an offline ``report.html`` (pictures inlined) — a few minutes on 2 cores.
-(``multigen demo --train-all`` trains every domain instead: ``multigen.api.demo``.)
+(``multigen demo --train-all`` trains every domain instead: ``multigen.train_all``.)
 """
 
 from __future__ import annotations
