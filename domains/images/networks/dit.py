@@ -10,14 +10,14 @@ starts at zero, so every block starts as the identity and the output layer start
 
 from __future__ import annotations
 
-import inspect
-
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from multigen.domain import DomainError
 from multigen.nn import ConditionEmbedding, NoiseEmbedding
+
+from . import build_square
 
 # name -> (width, depth, heads); S, B, L, XL as in the paper (33M, 130M, 458M, 675M at /2)
 SIZES = {
@@ -132,19 +132,4 @@ class DiT(nn.Module):
 
 def build_dit(info: dict, **params) -> DiT:
     """Builder for ``model: {name: dit, params: {size: tiny|S|B|L|XL, patch: 2, ...}}``."""
-    c, h, w = info["shape"]
-    if h != w:
-        raise DomainError(f"dit: expects square images, got {h}x{w}")
-    known = set(inspect.signature(DiT).parameters) - {
-        "in_channels",
-        "resolution",
-        "num_classes",
-        "cond_dim",
-    }
-    unknown = sorted(set(params) - known)
-    if unknown:
-        raise DomainError(f"dit: unknown params {unknown}; allowed: {sorted(known)}")
-    return DiT(
-        c, h, num_classes=int(info.get("num_classes", 0)), cond_dim=int(info.get("cond_dim", 0)),
-        **params,
-    )  # fmt: skip
+    return build_square(DiT, "dit", info, params)

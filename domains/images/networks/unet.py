@@ -7,7 +7,6 @@ the network never knows the method; it only sees ``c_noise``.
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Sequence
 
 import torch
@@ -16,6 +15,8 @@ from torch import Tensor, nn
 
 from multigen.domain import DomainError
 from multigen.nn import ConditionEmbedding, NoiseEmbedding
+
+from . import build_square
 
 
 def _norm(channels: int, groups: int) -> nn.GroupNorm:
@@ -202,22 +203,4 @@ class UNet(nn.Module):
 
 def build_unet(info: dict, **params) -> UNet:
     """Builder for ``model: {name: unet, params: {...}}``; shape/classes come from ``info``."""
-    c, h, w = info["shape"]
-    if h != w:
-        raise DomainError(f"unet: expects square images, got {h}x{w}")
-    known = set(inspect.signature(UNet).parameters) - {
-        "in_channels",
-        "resolution",
-        "num_classes",
-        "cond_dim",
-    }
-    unknown = sorted(set(params) - known)
-    if unknown:
-        raise DomainError(f"unet: unknown params {unknown}; allowed: {sorted(known)}")
-    return UNet(
-        c,
-        h,
-        num_classes=int(info.get("num_classes", 0)),
-        cond_dim=int(info.get("cond_dim", 0)),
-        **params,
-    )
+    return build_square(UNet, "unet", info, params)
