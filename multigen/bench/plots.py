@@ -12,7 +12,9 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.ticker import NullFormatter  # noqa: E402
 
-from .tables import BOOKKEEPING, sort_key  # noqa: E402
+from multigen.metrics.checks import BOOKKEEPING  # noqa: E402
+
+from .tables import sort_key  # noqa: E402
 
 # Metric name fragments where larger is better; everything else is read as lower-is-better.
 HIGHER = (

@@ -27,6 +27,7 @@ from multigen import api
 from multigen.config import RunConfig
 from multigen.domain import Domain, DomainError
 from multigen.methods import METHODS
+from multigen.metrics.checks import BOOKKEEPING
 from multigen.registry import get_domain
 from multigen.train import checkpoint as ckpt
 from multigen.train.batches import resolve_device
@@ -43,7 +44,6 @@ from .record import (
     write_json,
 )
 from .suite import DomainPlan, Suite, TrainJob
-from .tables import BOOKKEEPING
 from .variants import Variant
 
 Log = Callable[[str], None]

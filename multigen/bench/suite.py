@@ -189,11 +189,6 @@ def available_suites() -> list[str]:
     return sorted(p.stem for p in SUITE_DIR.glob("*.yaml") if p != ANCHORS_FILE)
 
 
-def resolve_path(path: str) -> Path:
-    """A suite's config reference: a path as given, else the shipped ``configs/...`` copy."""
-    return config_path(path)
-
-
 def suite_path(name: str) -> Path:
     p = Path(name)
     if p.suffix in (".yaml", ".yml") and p.is_file():
@@ -295,7 +290,7 @@ def _plan(domain: str, entry: DomainEntry, spec: SuiteFile) -> DomainPlan:
                 f"suite {spec.name}: domain {domain}: unknown training method {m!r}; "
                 f"choose from: {', '.join(METHODS)}"
             )
-        jobs[m] = TrainJob(domain, m, resolve_path(me.config), [], me.method, None, me.train_steps)
+        jobs[m] = TrainJob(domain, m, config_path(me.config), [], me.method, None, me.train_steps)
         if not jobs[m].config.is_file():
             jobs[m] = TrainJob(domain, m, None, [], error=f"config not found: {me.config}")
     for m, job in jobs.items():

@@ -5,15 +5,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
-# Bookkeeping numbers a domain returns beside its metrics; not quality columns.
-BOOKKEEPING = {
-    "n_samples",
-    "n_reference",
-    "n_generated",
-    "modes_total",
-    "skipped_files",
-    "nonfinite_fraction",
-}
+from multigen.metrics.checks import BOOKKEEPING
+
 MAX_METRICS = 8
 
 VARIANT_ORDER = ["ddpm_ancestral", "ddim", "edm_heun", "dpmpp", "flow", "gan"]

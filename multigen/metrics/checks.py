@@ -23,6 +23,8 @@ from collections.abc import Mapping
 
 MIN_SAMPLES = 100
 COUNTS = {"n_samples", "n_reference", "n_generated", "modes_total", "skipped_files"}
+# numbers a domain returns beside its metrics: never a quality column or a default headline
+BOOKKEEPING = COUNTS | {"nonfinite_fraction"}
 
 
 class SmallSampleWarning(UserWarning):

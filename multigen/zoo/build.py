@@ -21,6 +21,7 @@ from safetensors.torch import save_file
 
 from multigen.fileio import plain_name
 from multigen.methods import nfe
+from multigen.metrics.checks import BOOKKEEPING
 from multigen.train import checkpoint as ckpt
 from multigen.zoo import card as cards
 from multigen.zoo.manifest import ZooError, write_manifest
@@ -28,7 +29,6 @@ from multigen.zoo.scoring import check_block, data_floor, score
 from multigen.zoo.store import FILES, ZOO_DIR, load_entry
 
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
-BOOKKEEPING = ("n_samples", "nonfinite_fraction")  # never a default headline
 
 
 def training_seconds(run_dir: Path, step: int) -> float | None:
