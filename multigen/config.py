@@ -116,8 +116,48 @@ class GANMethod(Section):
     betas: tuple[float, float] = (0.0, 0.99)
 
 
+class ConsistencyMethod(Section):
+    """Consistency models (Song et al. 2023; improved training, Song & Dhariwal 2023): distil
+    a trained diffusion/flow run (``mode: distill``, its ODE solved by Heun) or train from
+    scratch (``mode: train``); sampled in 1 to 1 + len(sample_sigmas) network calls."""
+
+    name: Literal["consistency"] = "consistency"
+    mode: Literal["distill", "train"] = "train"
+    teacher: str | None = Field(
+        None,
+        description="run folder or zoo:NAME: distill: the teacher (required); train: "
+        "optional, only to initialise the network (ECT)",
+    )
+    teacher_guidance: float | None = Field(
+        None, description="guidance of the teacher's ODE (None = the teacher's sample.guidance)"
+    )
+    init_from_teacher: bool = Field(
+        True, description="start from the teacher's weights when it is an EDM run of this network"
+    )
+    sigma_data: float | None = Field(None, gt=0, description="None = take it from the data")
+    sigma_min: float = Field(0.002, gt=0, description="the boundary: f(x, sigma_min) = x")
+    sigma_max: float = Field(80.0, gt=0)
+    rho: float = Field(7.0, gt=0, description="spacing of the sigma levels (Karras et al.)")
+    levels: int = Field(18, ge=2, description="distill: number of sigma levels N")
+    s0: int = Field(10, ge=1, description="train: curriculum's first number of intervals")
+    s1: int = Field(1280, ge=1, description="train: curriculum's last number of intervals")
+    index_sampling: Literal["lognormal", "uniform"] = "lognormal"
+    p_mean: float = Field(-1.1, description="log-normal weighting of the level index")
+    p_std: float = Field(2.0, gt=0)
+    loss: Literal["pseudo_huber", "l2"] = "pseudo_huber"
+    huber_c: float | None = Field(None, gt=0, description="None = 0.00054*sqrt(dimensions)")
+    weighting: Literal["inverse_step", "uniform"] = Field(
+        "inverse_step", description="inverse_step: 1/(sigma_hi - sigma_lo)"
+    )
+    sample_sigmas: list[float] = Field(
+        default_factory=lambda: [0.8],
+        description="sigma of the 2nd, 3rd... step of multistep sampling (descending)",
+    )
+    cond_drop: float = Field(0.0, ge=0.0, le=1.0)
+
+
 MethodConfig = Annotated[
-    DiffusionMethod | EDMMethod | FlowMethod | JointFlowMethod | GANMethod,
+    DiffusionMethod | EDMMethod | FlowMethod | JointFlowMethod | GANMethod | ConsistencyMethod,
     Field(discriminator="name"),
 ]
 
@@ -208,7 +248,7 @@ def _describe_error(err: dict[str, Any], source: str) -> str:
 
 METHOD_SECTIONS: dict[str, type[Section]] = {
     m.model_fields["name"].default: m
-    for m in (DiffusionMethod, EDMMethod, FlowMethod, JointFlowMethod, GANMethod)
+    for m in (DiffusionMethod, EDMMethod, FlowMethod, JointFlowMethod, GANMethod, ConsistencyMethod)
 }
 
 
