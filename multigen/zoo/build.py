@@ -11,6 +11,7 @@ import os
 import platform
 import shutil
 import tempfile
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -171,26 +172,9 @@ def add(
         headline = headline or next(k for k in results[chosen] if k not in BOOKKEEPING)
         if headline not in results[chosen]:
             raise ZooError(f"headline metric {headline!r} is not among {sorted(results[chosen])}")
-        card = _card(
-            name,
-            title,
-            summary,
-            retrain,
-            headline,
-            entry,
-            meta,
-            results,
-            chosen,
-            dtype,
-            check,
-            floor,
-            floor_split,
-            n,
-            anchor,
-            notes,
-            machine or machine_text(),
-            run_dir,
-        )
+        scored = Scored(results, chosen, dtype, check, floor, floor_split, n, headline)
+        text = {"title": title, "summary": summary, "retrain": retrain, "notes": notes}
+        card = _card(name, entry, meta, scored, text, anchor, machine or machine_text(), run_dir)
         (folder / "card.json").write_text(json.dumps(card, indent=2) + "\n")
         (folder / "card.md").write_text(cards.render(card))
         write_manifest(folder, list(FILES))
@@ -241,26 +225,23 @@ def _with_stub_card(folder: Path, run) -> Path:
     return folder
 
 
-def _card(
-    name,
-    title,
-    summary,
-    retrain,
-    headline,
-    entry,
-    meta,
-    results,
-    chosen,
-    dtype,
-    check,
-    floor,
-    floor_split,
-    n,
-    anchor,
-    notes,
-    machine,
-    run_dir,
-) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Scored:
+    """What scoring decided: the scores per dtype, the dtype shipped, the seed-spread check,
+    the data floor at ``n`` samples and the headline metric."""
+
+    results: dict[str, dict[str, float]]
+    chosen: str
+    dtype: str
+    check: dict[str, Any]
+    floor: dict[str, float]
+    floor_split: str
+    n: int
+    headline: str
+
+
+def _card(name, entry, meta, scored: Scored, text: dict[str, str], anchor, machine, run_dir):
+    """The card's fields; ``text`` holds the title, summary, retrain command and notes."""
     from multigen.zoo.store import parameter_count
 
     cfg = entry.config
@@ -269,7 +250,8 @@ def _card(
     method_cfg = cfg.method.model_dump(mode="json")
     method_cfg.pop("name", None)
     weights_file = entry.checkpoint / "model.safetensors"
-    if dtype == "auto":
+    results, chosen, headline = scored.results, scored.chosen, scored.headline
+    if scored.dtype == "auto":
         a, b = results["fp32"][headline], results["bf16"][headline]
         decision = (
             "bf16: its samples score as fp32's do (every metric within its seed spread or 1 %"
@@ -280,8 +262,8 @@ def _card(
         decision = f"{chosen} as asked (not compared with the other)"
     return {
         "name": name,
-        "title": title,
-        "summary": summary,
+        "title": text["title"],
+        "summary": text["summary"],
         "domain": cfg.domain,
         "dataset": {
             "name": d.name,
@@ -322,15 +304,15 @@ def _card(
         },
         "evaluation": {
             "headline": headline,
-            "n": n,
+            "n": scored.n,
             "metrics": results[chosen],
-            "floor": floor,
-            "floor_split": floor_split,
+            "floor": scored.floor,
+            "floor_split": scored.floor_split,
             "options": cfg.eval.options,
         },
         "anchor": anchor,
-        "check": check,
-        "retrain": retrain,
-        "notes": notes,
+        "check": scored.check,
+        "retrain": text["retrain"],
+        "notes": text["notes"],
         "created": date.today().isoformat(),
     }
