@@ -63,6 +63,11 @@ class Method:
     def __post_init__(self) -> None:
         """Subclasses build their networks here (the dataclass __init__ calls it)."""
 
+    def prepare_training(self, device: torch.device) -> None:
+        """Called by the Trainer once, before the models move to ``device`` and before the
+        first step; never when a finished run is loaded for sampling. Load here what only
+        training needs (a consistency distillation's teacher)."""
+
     def optimizers(self) -> dict[str, OptimizerSpec]:
         raise NotImplementedError
 
@@ -301,6 +306,10 @@ def build_method(run: RunConfig, domain: Domain, info: Mapping[str, Any]) -> Met
         from multigen.joint import JointFlow
 
         return JointFlow(run.method, run, domain, DataInfo.of(info))
+    if run.method.name == "consistency":  # few-step models (multigen/consistency.py)
+        from multigen.consistency import Consistency
+
+        return Consistency(run.method, run, domain, DataInfo.of(info))
     cls = GAN if isinstance(run.method, GANMethod) else DiffusionFamily
     return cls(run.method, run, domain, DataInfo.of(info))
 

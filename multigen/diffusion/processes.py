@@ -16,11 +16,12 @@ from typing import Any, ClassVar
 import torch
 from torch import Tensor
 
-from multigen.config import DiffusionMethod, EDMMethod, FlowMethod
+from multigen.config import ConsistencyMethod, DiffusionMethod, EDMMethod, FlowMethod
+from multigen.diffusion import consistency as C
 from multigen.diffusion import samplers as S
 from multigen.diffusion import schedules
 from multigen.diffusion.precond import EDMPrecond, FlowPrecond, Parameterization, VPPrecond
-from multigen.domain import DataInfo
+from multigen.domain import DataInfo, DomainError
 from multigen.randomness import rand, randn
 
 
@@ -128,7 +129,80 @@ class FlowProcess(Process):
         return super().sampler(name)
 
 
-PROCESSES: dict[str, type[Process]] = {"ddpm": VPProcess, "edm": EDMProcess, "flow": FlowProcess}
+class ConsistencyProcess(Process):
+    """Consistency models (:mod:`multigen.diffusion.consistency`): f(x, σ_min) = x; training
+    compares adjacent levels of a σ discretisation; sampling calls f at σ_max, then once per
+    level of ``method.sample_sigmas`` (the training loss is the method's own)."""
+
+    default_sampler = "consistency"
+
+    def __init__(self, config: ConsistencyMethod, info: DataInfo):
+        super().__init__(config, info)
+        c = config
+        if not c.sigma_min < c.sigma_max:
+            raise DomainError(
+                f"method.sigma_min {c.sigma_min} must be below method.sigma_max {c.sigma_max}"
+            )
+        mids = list(c.sample_sigmas)
+        if any(not c.sigma_min < s < c.sigma_max for s in mids) or mids != sorted(mids)[::-1]:
+            raise DomainError(
+                f"method.sample_sigmas {mids} must descend strictly inside (sigma_min "
+                f"{c.sigma_min}, sigma_max {c.sigma_max})"
+            )
+        self.precond = C.ConsistencyPrecond(c.sigma_data or info.sigma_data, c.sigma_min)
+
+    def levels(self, step: int, total: int) -> Tensor:
+        """The ascending σ levels training step ``step`` (of ``total``) compares."""
+        c = self.config
+        n = c.levels if c.mode == "distill" else C.curriculum_levels(step, total, c.s0, c.s1)
+        return C.levels(n, c.sigma_min, c.sigma_max, c.rho)
+
+    def training_pairs(
+        self, generators: Sequence[torch.Generator], step: int, total: int
+    ) -> tuple[Tensor, Tensor]:
+        """(σ_lo, σ_hi) per sample (float64): adjacent levels, the interval drawn from that
+        sample's generator with log-normal (or uniform) weights."""
+        c = self.config
+        sig = self.levels(step, total)
+        if c.index_sampling == "lognormal":
+            probs = C.index_probabilities(sig, c.p_mean, c.p_std)
+        else:
+            probs = torch.full((sig.shape[0] - 1,), 1.0 / (sig.shape[0] - 1), dtype=torch.float64)
+        i = C.draw_intervals(probs, rand(generators))
+        return sig[i], sig[i + 1]
+
+    @property
+    def max_steps(self) -> int:
+        return 1 + len(self.config.sample_sigmas)
+
+    def sampling_sigmas(self, steps: int) -> Tensor:
+        if not 1 <= steps <= self.max_steps:
+            raise DomainError(
+                f"a consistency model samples in 1 to {self.max_steps} steps (sigma_max "
+                f"{self.config.sigma_max}, then method.sample_sigmas "
+                f"{list(self.config.sample_sigmas)}); got steps {steps}"
+            )
+        mids = list(self.config.sample_sigmas)[: steps - 1]
+        return torch.tensor([self.config.sigma_max, *mids, 0.0], dtype=torch.float64)
+
+    def sigma_range(self) -> tuple[float, float]:
+        return self.config.sigma_min, self.config.sigma_max
+
+    def sampler(self, name: str) -> S.Sampler:
+        if name != "consistency":
+            raise DomainError(
+                f"a consistency model samples with sampler 'consistency' (1 to "
+                f"{self.max_steps} steps), not {name!r}"
+            )
+        return C.sampler_record(self.config.sigma_min)
+
+
+PROCESSES: dict[str, type[Process]] = {
+    "ddpm": VPProcess,
+    "edm": EDMProcess,
+    "flow": FlowProcess,
+    "consistency": ConsistencyProcess,
+}
 
 
 def build_process(config: Any, info: DataInfo) -> Process:

@@ -84,6 +84,7 @@ class Trainer:
         if not config.data.conditional:  # labels in the data are not fed to the network
             self.info = self.info.without_conditions()
         self.method: Method = build_method(config, domain, self.info)
+        self.method.prepare_training(self.device)  # e.g. load a distillation's teacher
         self.models = {k: m.to(self.device) for k, m in self.method.models.items()}
         if self.dist.enabled:
             broadcast_modules(list(self.models.values()))
