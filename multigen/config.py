@@ -114,6 +114,32 @@ class GANMethod(Section):
     d_steps: int = Field(1, ge=1, description="discriminator updates per generator update")
     lr_d: float | None = Field(None, gt=0, description="None = train.lr")
     betas: tuple[float, float] = (0.0, 0.99)
+    # StyleGAN2 / ADA (issue 18; multigen/adversarial/style.py and augment.py)
+    lazy_phases: bool = Field(
+        False,
+        description="R1 and path length in their own phases (Dreg/Greg, every r1_every / "
+        "pl_every steps) with Adam's lr and betas corrected by c = k/(k+1) (StyleGAN2 App. B); "
+        "false: R1 is added to the D loss on its steps, as before",
+    )
+    pl_weight: float = Field(
+        0.0, ge=0.0, description="path-length weight (StyleGAN2: 2; needs a mapping network)"
+    )
+    pl_every: int = Field(4, ge=1, description="path-length interval")
+    pl_decay: float = Field(0.01, gt=0.0, le=1.0, description="EMA rate of the target length")
+    pl_batch_shrink: int = Field(2, ge=1, description="path length on batch/shrink samples")
+    style_mixing: float = Field(
+        0.0, ge=0.0, le=1.0, description="probability a training sample mixes two latents' styles"
+    )
+    augment: Literal["none", "ada", "fixed"] = Field(
+        "none", description="discriminator augmentation: adaptive p (ADA), a fixed p, or none"
+    )
+    augment_pipeline: Literal["bgc", "bg", "b", "bgc_cutout"] = Field(
+        "bgc", description="b = pixel blitting, g = geometric, c = colour (Karras et al. 2020b)"
+    )
+    augment_p: float = Field(0.0, ge=0.0, le=1.0, description="initial (ada) or fixed p")
+    ada_target: float = Field(0.6, gt=0.0, lt=1.0, description="target of r_t = E[sign D(real)]")
+    ada_interval: int = Field(4, ge=1, description="steps between adjustments of p")
+    ada_kimg: float = Field(500.0, gt=0.0, description="thousands of images for p to move by 1")
 
 
 class ConsistencyMethod(Section):
@@ -209,6 +235,17 @@ class SampleConfig(Section):
         "dpmpp_2m_sde; None = the sampler's own default (ddim 0, dpmpp_2m_sde 1)",
     )
     churn: float | None = Field(None, ge=0.0, description="EDM Heun S_churn (None = 0)")
+    truncation: float | None = Field(
+        None,
+        description="GANs with a mapping network: truncation ψ, styles w_avg + ψ·(w - w_avg) "
+        "(None or 1 = off, 0 = the average)",
+    )
+    style_mixing: int | None = Field(
+        None,
+        ge=1,
+        description="GANs with a mapping network: style layers from this index on come from a "
+        "second latent drawn from the sample's own seed (None = off)",
+    )
     seed: int = Field(0, description="sample i uses seed + i, whatever the batch size")
     compile: bool = Field(
         False,
