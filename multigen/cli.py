@@ -49,8 +49,9 @@ def cmd_info(args: argparse.Namespace) -> None:
     device = torch.cuda.get_device_name(0) if cuda else "cpu"
     print(f"device: {device} (cuda {'available' if cuda else 'not available'})")
     joint = ", joint_flow (categorical parts: molecules with bonds)"
-    print(f"methods: {', '.join(METHODS)}{joint}")
-    print(f"samplers: {', '.join(SAMPLERS)} (GAN: generator)")
+    few = ", consistency (distill|train: 1-2 NFE)"
+    print(f"methods: {', '.join(METHODS)}{joint}{few}")
+    print(f"samplers: {', '.join(SAMPLERS)} (GAN: generator; consistency: consistency)")
     for name in domain_names():
         try:
             dom = get_domain(name)
