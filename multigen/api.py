@@ -24,6 +24,7 @@ import torch
 from pydantic import ValidationError
 from torch import nn
 
+from multigen.adversarial.style import check_style_options
 from multigen.config import (
     CONFIG_DIR,
     ConfigError,
@@ -241,6 +242,7 @@ def sample(
     guidance = given.get("guidance")
     if guidance is not None and guidance != 1.0:
         _check_guidance(run)
+    check_style_options(run.models, options, repr(run.config.model.name))  # needs mapping
     cond_t = None if cond is None else torch.as_tensor(cond)
     if cond_t is not None:
         run.domain.check_condition(cond_t, run.info)

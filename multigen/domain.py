@@ -245,6 +245,9 @@ class Domain:
     # The minimum meaningful number of samples (and reference items) of each metric, as glob
     # patterns -> N; metrics not named need multigen.metrics.checks.MIN_SAMPLES (100).
     min_samples: ClassVar[Mapping[str, int]] = {}
+    # States are NCHW images, so the GAN method may augment what its discriminator sees
+    # (ADA, multigen/adversarial/augment.py); a domain opts in by setting it.
+    image_augment: ClassVar[bool] = False
 
     # ---- data -------------------------------------------------------------------------
     def load_dataset(

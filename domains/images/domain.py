@@ -18,6 +18,8 @@ from .io import IMAGE_SUFFIXES, export_images
 from .metrics import OPTIONS, ImageSet, as_images, check_reference, evaluate_images
 from .networks.dcgan import build_discriminator, build_generator
 from .networks.dit import build_dit
+from .networks.stylegan2 import build_discriminator as build_sg2_discriminator
+from .networks.stylegan2 import build_generator as build_sg2_generator
 from .networks.unet import build_unet
 
 log = logging.getLogger(__name__)
@@ -59,6 +61,18 @@ def _networks() -> dict[str, NetworkSpec]:
         "dcgan_discriminator": NetworkSpec(
             "dcgan_discriminator", "discriminator", build_discriminator
         ),
+        "stylegan2_generator": NetworkSpec(
+            "stylegan2_generator",
+            "generator",
+            build_sg2_generator,
+            "StyleGAN2: mapping network, modulated convs, noise inputs, skip outputs",
+        ),
+        "stylegan2_discriminator": NetworkSpec(
+            "stylegan2_discriminator",
+            "discriminator",
+            build_sg2_discriminator,
+            "StyleGAN2 residual discriminator with minibatch std and class projection",
+        ),
     }
 
 
@@ -81,6 +95,7 @@ class ImageDomain(Domain):
     # FD also warns while N <= the feature dimension (singular covariance); KID is unbiased
     # and usable from 50; precision/recall and IS need the default 100
     min_samples: ClassVar[dict[str, int]] = {"kid_*": 50}
+    image_augment: ClassVar[bool] = True  # ADA's augmentations apply to these states
 
     def __post_init__(self) -> None:
         self.datasets = self.datasets or _datasets()

@@ -26,6 +26,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
 from multigen import __version__
+from multigen.adversarial.style import check_style_options
 from multigen.config import RunConfig, dump_config
 from multigen.domain import DataInfo, Domain, DomainError, options_spelled
 from multigen.fileio import atomic_write_text
@@ -283,6 +284,8 @@ class Trainer:
         gens = step_generators(tc.seed, self.step, range(first, first + local), self.device)
         losses = {}
         for phase in self.method.phases():
+            if self.step % phase.every:  # a lazy regulariser's phase, not due this step
+                continue
             opt = self.optimizers[phase.optimizer]
             spec = self.opt_specs[phase.optimizer]
             for g in opt.param_groups:
@@ -367,6 +370,7 @@ class Trainer:
                     values["lr"] = self.optimizers[next(iter(self.optimizers))].param_groups[0][
                         "lr"
                     ]
+                    values.update(self.method.log_values(self.models))  # e.g. ADA's p
                     logger.log(self.step, values)
                     sums, count, t0, seen = {}, 0, time.perf_counter(), 0
                 logger.advance(self.step)
@@ -484,6 +488,7 @@ class Trainer:
                 f"sample.schedule {sc.schedule!r} is not known here; choose one of: "
                 f"{', '.join(self.method.schedules())}"
             )
+        check_style_options(self.models, sc, repr(self.cfg.model.name))
         self.domain.check_options(self.cfg.eval.options)
         self.domain.check_evaluation(self.reference(), **self.cfg.eval.options)
 

@@ -1,4 +1,5 @@
-"""Image networks: the U-Net and DiT denoisers and the DCGAN generator/discriminator pair."""
+"""Image networks: the U-Net and DiT denoisers and the DCGAN and StyleGAN2
+generator/discriminator pairs."""
 
 from __future__ import annotations
 
