@@ -12,8 +12,9 @@ import contextlib
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -155,6 +156,25 @@ def load_numpy(path: str | Path) -> np.ndarray | dict[str, np.ndarray]:
         raise DomainError(f"{path}: file not found") from None
     except Exception as exc:  # numpy, zipfile and zlib raise many types for corrupt files
         raise DomainError(f"{path}: not a readable NumPy file ({error_text(exc)})") from None
+
+
+def read_each(
+    files: Iterable[Path], read: Callable[[Path], Any], strict: bool, hint: str = ""
+) -> tuple[list[tuple[int, Any]], list[tuple[str, str]]]:
+    """``read`` every file of a user's folder: ``(index, value)`` of each file read and
+    ``(file, reason)`` of each that raised ``DomainError`` (the reason without the leading
+    file name). ``strict`` re-raises the first such error instead, with ``hint`` appended."""
+    from multigen.domain import DomainError
+
+    read_ok, skipped = [], []
+    for i, f in enumerate(files):
+        try:
+            read_ok.append((i, read(f)))
+        except DomainError as err:
+            if strict:
+                raise (DomainError(f"{err}{hint}") if hint else err) from None
+            skipped.append((str(f), str(err).removeprefix(f"{f}: ")))
+    return read_ok, skipped
 
 
 def plain_name(name: str, what: str) -> str:

@@ -18,7 +18,7 @@ import torch
 from torch.utils.data import Dataset
 
 from multigen.domain import DomainError
-from multigen.fileio import cache_root
+from multigen.fileio import cache_root, read_each
 from multigen.splits import describe_split, seeded_split
 
 from .io import list_audio_files, load_clip
@@ -99,17 +99,12 @@ def _load_files(
     strict: bool,
     **clip_opts: Any,
 ) -> tuple[list[torch.Tensor], list[int], list[str], list[tuple[str, str]]]:
-    waves, kept_labels, names, skipped = [], [], [], []
-    for i, f in enumerate(files):
-        try:
-            waves.append(load_clip(f, sample_rate, length, **clip_opts))
-        except DomainError as exc:
-            if strict:
-                raise
-            skipped.append((str(f), str(exc).removeprefix(f"{f}: ")))
-            continue
-        kept_labels.append(-1 if labels is None else labels[i])
-        names.append(f.stem)
+    read_ok, skipped = read_each(
+        files, lambda f: load_clip(f, sample_rate, length, **clip_opts), strict
+    )
+    waves = [w for _, w in read_ok]
+    kept_labels = [-1 if labels is None else labels[i] for i, _ in read_ok]
+    names = [files[i].stem for i, _ in read_ok]
     return waves, kept_labels, names, skipped
 
 

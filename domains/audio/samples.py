@@ -13,6 +13,7 @@ import numpy as np
 import torch
 
 from multigen.domain import DomainError
+from multigen.fileio import read_each
 
 from .io import list_audio_files, read_audio, write_wav
 
@@ -134,17 +135,12 @@ def load_samples(path: Path, strict: bool = False) -> AudioSamples:
     files = list_audio_files(path) if path.is_dir() else [path]
     if not files:
         raise DomainError(f"{path}: no audio files (.wav .flac .ogg .oga .opus)")
-    decoded, skipped = [], []
-    for f in files:
-        try:
-            data, rate = read_audio(f)
-            decoded.append((f, data.mean(axis=0), rate))
-        except DomainError as exc:
-            if strict:
-                raise
-            skipped.append((str(f), str(exc).removeprefix(f"{f}: ")))
+    read_ok, skipped = read_each(files, read_audio, strict)
+    decoded = [(files[i], data.mean(axis=0), rate) for i, (data, rate) in read_ok]
     if not decoded:
-        raise DomainError(f"{path}: no readable audio files; first problem: {skipped[0][1]}")
+        raise DomainError(
+            f"{path}: no readable audio files; first problem: {skipped[0][0]}: {skipped[0][1]}"
+        )
     rate = Counter(r for _, _, r in decoded).most_common(1)[0][0]
     kept = []
     for f, wave, r in decoded:

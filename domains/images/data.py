@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +17,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from multigen.domain import DomainError
+from multigen.fileio import read_each
 
 from .io import GRID_NAME, IMAGE_SUFFIXES, read_image, read_npz_images, write_png
 
@@ -192,18 +194,13 @@ def read_images(
     files: list[Path], size: int | None, channels: int | None, strict: bool
 ) -> tuple[list[Tensor], list[int], list[tuple[str, str]]]:
     """Read, resize + centre-crop each file; returns images, kept indices, skipped (path, why)."""
-    images, kept, skipped = [], [], []
-    for i, path in enumerate(files):
-        try:
-            images.append(read_image(path, size=size, channels=channels))
-            kept.append(i)
-        except DomainError as err:
-            if strict:
-                raise DomainError(
-                    f"{err}; remove or fix the file, or skip unreadable files with strict=false "
-                    "(data.params.strict in a config)"
-                ) from None
-            skipped.append((str(path), str(err).split(": ", 1)[-1]))
+    hint = (
+        "; remove or fix the file, or skip unreadable files with strict=false "
+        "(data.params.strict in a config)"
+    )
+    read = partial(read_image, size=size, channels=channels)
+    read_ok, skipped = read_each(files, read, strict, hint)
+    kept, images = [i for i, _ in read_ok], [img for _, img in read_ok]
     return images, kept, skipped
 
 

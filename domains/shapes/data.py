@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from multigen.domain import DomainError
-from multigen.fileio import atomic_save, cache_root
+from multigen.fileio import atomic_save, cache_root, read_each
 
 from . import io, meshes, normalize, procedural
 
@@ -232,25 +232,21 @@ def _load_folder(
 ):
     pairs = _folder_files(root, suffixes, split, test_fraction)
     class_names = sorted({c for _, c in pairs})
-    clouds, label_ids, names, skipped = [], [], [], []
     total = n_points * oversample
-    for f, cls in pairs:
-        try:
-            if f.suffix.lower() not in suffixes:
-                raise DomainError(
-                    f"{f}: unsupported {what} format {f.suffix!r}; use one of {sorted(suffixes)}"
-                )
-            pts = reader(f, total, zlib.crc32(os.fsencode(f.relative_to(root))))
-        except DomainError as err:
-            if strict:
-                raise
-            skipped.append((str(f), str(err)))
-            continue
-        clouds.append(pts)
-        label_ids.append(class_names.index(cls))
-        names.append(str(f.relative_to(root)))
+
+    def read(f: Path) -> np.ndarray:
+        if f.suffix.lower() not in suffixes:
+            raise DomainError(
+                f"{f}: unsupported {what} format {f.suffix!r}; use one of {sorted(suffixes)}"
+            )
+        return reader(f, total, zlib.crc32(os.fsencode(f.relative_to(root))))
+
+    read_ok, skipped = read_each([f for f, _ in pairs], read, strict)
+    clouds = [pts for _, pts in read_ok]
+    label_ids = [class_names.index(pairs[i][1]) for i, _ in read_ok]
+    names = [str(pairs[i][0].relative_to(root)) for i, _ in read_ok]
     if not clouds:
-        detail = "; ".join(r for _, r in skipped[:3])
+        detail = "; ".join(f"{f}: {r}" for f, r in skipped[:3])
         raise DomainError(f"{root}: no usable {what} files for split {split!r} ({detail})")
     return PointCloudSet(
         np.stack(clouds),

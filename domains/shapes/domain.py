@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from multigen.domain import Batch, DatasetSpec, Domain, DomainError, NetworkSpec, unwrap_dataset
-from multigen.fileio import load_numpy
+from multigen.fileio import load_numpy, read_each
 
 from . import data, io, meshes, metrics, networks, normalize, pc15k, reconstruct, render
 
@@ -174,33 +174,21 @@ class ShapesDomain(Domain):
             files = sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith("."))
         else:
             raise DomainError(f"samples not found: {path}")
-        clouds, names, skipped = [], [], []
-        for f in files:
-            try:
-                suffix = f.suffix.lower()
-                if suffix in io.POINT_SUFFIXES and suffix != ".ply":
-                    pts = io.read_points(f)
-                elif suffix == ".ply" and _ply_has_faces(f):
-                    mesh = meshes.load_mesh(f, **mesh_options)
-                    pts = meshes.sample_surface(mesh, n_points, seed=0)
-                elif suffix == ".ply":
-                    pts = io.read_points(f)
-                elif suffix in meshes.MESH_SUFFIXES:
-                    mesh = meshes.load_mesh(f, **mesh_options)
-                    pts = meshes.sample_surface(mesh, n_points, seed=0)
-                else:
-                    raise DomainError(
-                        f"{f}: unsupported format {suffix!r}; use point clouds "
-                        f"{sorted(io.POINT_SUFFIXES)} or meshes "
-                        f"{sorted(meshes.MESH_SUFFIXES)}"
-                    )
-            except DomainError as err:
-                if strict:
-                    raise
-                skipped.append((str(f), str(err)))
-                continue
-            clouds.append(pts)
-            names.append(f.name)
+
+        def read(f: Path) -> np.ndarray:
+            suffix = f.suffix.lower()
+            if suffix in io.POINT_SUFFIXES and (suffix != ".ply" or not _ply_has_faces(f)):
+                return io.read_points(f)
+            if suffix in meshes.MESH_SUFFIXES:
+                mesh = meshes.load_mesh(f, **mesh_options)
+                return meshes.sample_surface(mesh, n_points, seed=0)
+            raise DomainError(
+                f"{f}: unsupported format {suffix!r}; use point clouds "
+                f"{sorted(io.POINT_SUFFIXES)} or meshes {sorted(meshes.MESH_SUFFIXES)}"
+            )
+
+        read_ok, skipped = read_each(files, read, strict)
+        clouds, names = [pts for _, pts in read_ok], [files[i].name for i, _ in read_ok]
         if not clouds:
             raise DomainError(
                 f"{path}: no readable point clouds or meshes ({len(skipped)} skipped)"

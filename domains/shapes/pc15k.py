@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from multigen.domain import DomainError
+from multigen.fileio import read_each
 
 from . import io
 from .data import SPLITS, PointCloudSet
@@ -62,6 +63,13 @@ def pc15k(
     else:
         cats = [categories] if isinstance(categories, str) else list(categories)
         synsets = [SYNSETS.get(c, c) for c in cats]
+
+    def read(f: Path) -> np.ndarray:
+        pts = io.read_points(f)
+        if len(pts) < n_points:
+            raise DomainError(f"{f}: {len(pts)} points, fewer than n_points={n_points}")
+        return pts
+
     class_names, clouds, label_ids, names, skipped = [], [], [], [], []
     for c, synset in enumerate(synsets):
         folder = root / synset / split
@@ -71,19 +79,11 @@ def pc15k(
             )
         class_names.append(next((k for k, v in SYNSETS.items() if v == synset), synset))
         files = sorted(folder.glob("*.npy"))[:max_shapes]
-        for f in files:
-            try:
-                pts = io.read_points(f)
-                if len(pts) < n_points:
-                    raise DomainError(f"{f}: {len(pts)} points, fewer than n_points={n_points}")
-            except DomainError as err:
-                if strict:
-                    raise
-                skipped.append((str(f), str(err)))
-                continue
-            clouds.append(pts[:max_points])
-            label_ids.append(c)
-            names.append(f"{synset}/{split}/{f.name}")
+        read_ok, dropped = read_each(files, read, strict)
+        skipped += dropped
+        clouds += [pts[:max_points] for _, pts in read_ok]
+        label_ids += [c] * len(read_ok)
+        names += [f"{synset}/{split}/{files[i].name}" for i, _ in read_ok]
     if not clouds:
         raise DomainError(f"{root}: no usable .npy clouds for split {split!r}")
     size = min(len(p) for p in clouds)
