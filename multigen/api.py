@@ -33,6 +33,7 @@ from multigen.config import (
     _describe_error,
     load_config,
 )
+from multigen.diffusion import samplers as S
 from multigen.domain import Batch, DataInfo, Domain, DomainError
 from multigen.fileio import atomic_write_text
 from multigen.generate import generate
@@ -232,7 +233,7 @@ def sample(
     if run.method.sampler(name) is None:  # one generator pass: no noise levels to set
         _check_one_pass(run, given)
     takes = run.method.sampler_options(name)
-    for key in ("eta", "churn"):
+    for key in S.OPTIONS:
         if key in given and key not in takes:  # the sampler would ignore it silently
             which = [s for s in allowed if key in run.method.sampler_options(s)]
             raise DomainError(
@@ -269,7 +270,11 @@ def sample(
         out.mkdir(parents=True, exist_ok=True)
         files = run.domain.export(samples, out)
     return SampleResult(
-        samples, files, batch, seconds, nfe(run.method, options.sampler, options.steps)
+        samples,
+        files,
+        batch,
+        seconds,
+        nfe(run.method, options.sampler, options.steps, corrector_steps=options.corrector_steps),
     )
 
 
@@ -278,7 +283,7 @@ def _check_one_pass(run: LoadedRun, given: dict[str, Any]) -> None:
     ignoring them: benchmark harnesses pass one option set to every method)."""
     from multigen.zoo.store import is_entry
 
-    unused = [k for k in ("steps", "schedule", "eta", "churn") if k in given]
+    unused = [k for k in ("steps", "schedule", *S.OPTIONS) if k in given]
     if unused and is_entry(run.checkpoint):
         raise DomainError(
             f"{', '.join(unused)}: not options of {run.checkpoint.name} (method "

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 
 class ConfigError(ValueError):
@@ -84,6 +84,45 @@ class FlowMethod(Section):
     t_sampling: Literal["uniform", "logit_normal"] = "uniform"
     t_max: float = Field(0.9999, gt=0, lt=1)
     cond_drop: float = Field(0.0, ge=0.0, le=1.0)
+
+
+class VESDEMethod(Section):
+    """Score SDE, variance exploding (Song et al. 2021): σ(t) = σ_min (σ_max/σ_min)^t,
+    t ~ U(eps, 1), ε-prediction = the paper's λ(σ) = σ² weighted score matching."""
+
+    name: Literal["vesde"] = "vesde"
+    sigma_min: float = Field(0.01, gt=0)
+    sigma_max: float = Field(50.0, gt=0)
+    sigma_data: float | None = Field(
+        None, gt=0, description="input scaling 1/sqrt(σ_data²+σ²); None = from the data"
+    )
+    eps: float = Field(1e-5, gt=0, lt=1, description="smallest training t")
+    sampling_eps: float = Field(1e-5, gt=0, lt=1, description="last t before the final x̂0")
+    cond_drop: float = Field(0.0, ge=0.0, le=1.0)
+
+    @model_validator(mode="after")
+    def _range(self) -> VESDEMethod:
+        if not self.sigma_max > self.sigma_min:
+            raise ValueError(f"sigma_max ({self.sigma_max}) must exceed sigma_min")
+        return self
+
+
+class VPSDEMethod(Section):
+    """Score SDE, variance preserving (Song et al. 2021): β(t) = β_min + t(β_max - β_min),
+    continuous t ~ U(eps, 1), ε-prediction."""
+
+    name: Literal["vpsde"] = "vpsde"
+    beta_min: float = Field(0.1, gt=0)
+    beta_max: float = Field(20.0, gt=0)
+    eps: float = Field(1e-5, gt=0, lt=1, description="smallest training t")
+    sampling_eps: float = Field(1e-3, gt=0, lt=1, description="last t before the final x̂0")
+    cond_drop: float = Field(0.0, ge=0.0, le=1.0)
+
+    @model_validator(mode="after")
+    def _range(self) -> VPSDEMethod:
+        if not self.beta_max >= self.beta_min:
+            raise ValueError(f"beta_max ({self.beta_max}) must be at least beta_min")
+        return self
 
 
 class JointFlowMethod(Section):
@@ -183,7 +222,14 @@ class ConsistencyMethod(Section):
 
 
 MethodConfig = Annotated[
-    DiffusionMethod | EDMMethod | FlowMethod | JointFlowMethod | GANMethod | ConsistencyMethod,
+    DiffusionMethod
+    | EDMMethod
+    | FlowMethod
+    | JointFlowMethod
+    | GANMethod
+    | ConsistencyMethod
+    | VESDEMethod
+    | VPSDEMethod,
     Field(discriminator="name"),
 ]
 
@@ -235,6 +281,15 @@ class SampleConfig(Section):
         "dpmpp_2m_sde; None = the sampler's own default (ddim 0, dpmpp_2m_sde 1)",
     )
     churn: float | None = Field(None, ge=0.0, description="EDM Heun S_churn (None = 0)")
+    snr: float | None = Field(
+        None,
+        gt=0.0,
+        description="signal-to-noise ratio of the pc samplers' Langevin corrector; None = the "
+        "paper's 0.16 (VE-type: vesde, edm, flow) or 0.01 (VP-type: vpsde, ddpm)",
+    )
+    corrector_steps: int | None = Field(
+        None, ge=0, description="Langevin corrector steps per σ of the pc samplers (None = 1)"
+    )
     truncation: float | None = Field(
         None,
         description="GANs with a mapping network: truncation ψ, styles w_avg + ψ·(w - w_avg) "
@@ -285,7 +340,16 @@ def _describe_error(err: dict[str, Any], source: str) -> str:
 
 METHOD_SECTIONS: dict[str, type[Section]] = {
     m.model_fields["name"].default: m
-    for m in (DiffusionMethod, EDMMethod, FlowMethod, JointFlowMethod, GANMethod, ConsistencyMethod)
+    for m in (
+        DiffusionMethod,
+        EDMMethod,
+        FlowMethod,
+        JointFlowMethod,
+        GANMethod,
+        ConsistencyMethod,
+        VESDEMethod,
+        VPSDEMethod,
+    )
 }
 
 

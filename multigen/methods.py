@@ -220,6 +220,8 @@ class DiffusionFamily(Method):
 
         # unset options (None) leave the sampler's own default (dpmpp_2m_sde: eta 1)
         kwargs = {k: getattr(options, k) for k in spec.options if getattr(options, k) is not None}
+        if "snr" in spec.options:  # the pc samplers: the paper's snr for this process's type
+            kwargs.setdefault("snr", self.process.pc_snr)
         x = self.process.initial_scale(sigmas[0].item()) * noise()
         x = spec.fn(denoise, x, sigmas, noise, **kwargs)
         return template.with_x(x.float())
@@ -409,7 +411,7 @@ class GAN(Method):
         return template.with_x(x.float())
 
 
-METHODS = ("ddpm", "edm", "flow", "gan")
+METHODS = ("ddpm", "edm", "flow", "vesde", "vpsde", "gan")
 
 
 def build_method(run: RunConfig, domain: Domain, info: Mapping[str, Any]) -> Method:
@@ -425,7 +427,8 @@ def build_method(run: RunConfig, domain: Domain, info: Mapping[str, Any]) -> Met
     return cls(run.method, run, domain, DataInfo.of(info))
 
 
-def nfe(method: Method, sampler: str | None, steps: int) -> int:
-    """Network evaluations one sample costs (guidance doubles the batch, not the count)."""
+def nfe(method: Method, sampler: str | None, steps: int, **options: Any) -> int:
+    """Network evaluations one sample costs (guidance doubles the batch, not the count);
+    ``options``: sample options the count depends on (pc: corrector_steps)."""
     spec = method.sampler(sampler or method.default_sampler)
-    return 1 if spec is None else spec.nfe(steps)
+    return 1 if spec is None else spec.nfe(steps, **options)

@@ -16,10 +16,17 @@ from typing import Any, ClassVar
 import torch
 from torch import Tensor
 
-from multigen.config import ConsistencyMethod, DiffusionMethod, EDMMethod, FlowMethod
+from multigen.config import (
+    ConsistencyMethod,
+    DiffusionMethod,
+    EDMMethod,
+    FlowMethod,
+    VESDEMethod,
+    VPSDEMethod,
+)
 from multigen.diffusion import consistency as C
 from multigen.diffusion import samplers as S
-from multigen.diffusion import schedules
+from multigen.diffusion import schedules, sde
 from multigen.diffusion.precond import EDMPrecond, FlowPrecond, Parameterization, VPPrecond
 from multigen.domain import DataInfo, DomainError
 from multigen.randomness import rand, randn
@@ -30,6 +37,7 @@ class Process:
 
     default_sampler: ClassVar[str]
     precond: Parameterization
+    pc_snr: ClassVar[float] = 0.16  # the pc samplers' default snr (Song et al.: VE 0.16)
 
     def __init__(self, config: Any, info: DataInfo):
         self.config, self.info = config, info
@@ -58,6 +66,7 @@ class VPProcess(Process):
     """DDPM: a discrete variance-preserving schedule, ε/v/x0 prediction (Ho et al. 2020)."""
 
     default_sampler = "ddpm"
+    pc_snr = 0.01  # Song et al.'s snr for VP processes
 
     def __init__(self, config: DiffusionMethod, info: DataInfo):
         super().__init__(config, info)
@@ -197,11 +206,59 @@ class ConsistencyProcess(Process):
         return C.sampler_record(self.config.sigma_min)
 
 
+class VESDEProcess(Process):
+    """Score SDE, variance exploding (Song et al. 2021; :mod:`multigen.diffusion.sde`):
+    continuous t ~ U(eps, 1), σ(t) = σ_min (σ_max/σ_min)^t, ε-prediction (λ(σ) = σ²)."""
+
+    default_sampler = "pc"
+
+    def __init__(self, config: VESDEMethod, info: DataInfo):
+        super().__init__(config, info)
+        c = config
+        self.precond = sde.VESDEPrecond(c.sigma_min, c.sigma_max, c.sigma_data or info.sigma_data)
+
+    def sigma_of(self, t: Tensor) -> Tensor:
+        return sde.ve_sigma(t, self.config.sigma_min, self.config.sigma_max)
+
+    def training_sigmas(self, generators: Sequence[torch.Generator]) -> Tensor:
+        eps = self.config.eps
+        return self.sigma_of(eps + (1 - eps) * rand(generators).double())
+
+    def sampling_sigmas(self, steps: int) -> Tensor:
+        """``steps`` times uniform from 1 to sampling_eps, then 0 (the final x̂0 step)."""
+        t = torch.linspace(1.0, self.config.sampling_eps, steps, dtype=torch.float64)
+        return torch.cat([self.sigma_of(t), t.new_zeros(1)])
+
+    def sigma_range(self) -> tuple[float, float]:
+        t = torch.tensor([self.config.eps, 1.0], dtype=torch.float64)
+        lo, hi = self.sigma_of(t).tolist()
+        return lo, hi
+
+
+class VPSDEProcess(VESDEProcess):
+    """Score SDE, variance preserving (Song et al. 2021): β(t) linear from β_min to β_max,
+    continuous t ~ U(eps, 1), ε-prediction; prior N(0, I) in the VP state."""
+
+    pc_snr = 0.01
+
+    def __init__(self, config: VPSDEMethod, info: DataInfo):
+        Process.__init__(self, config, info)
+        self.precond = sde.VPSDEPrecond(config.beta_min, config.beta_max)
+
+    def sigma_of(self, t: Tensor) -> Tensor:
+        return sde.vp_sigma(t, self.config.beta_min, self.config.beta_max)
+
+    def initial_scale(self, sigma_max: float) -> float:
+        return math.sqrt(1 + sigma_max**2)
+
+
 PROCESSES: dict[str, type[Process]] = {
     "ddpm": VPProcess,
     "edm": EDMProcess,
     "flow": FlowProcess,
     "consistency": ConsistencyProcess,
+    "vesde": VESDEProcess,
+    "vpsde": VPSDEProcess,
 }
 
 

@@ -12,8 +12,11 @@ import inspect
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from torch import Tensor
+
+from multigen.diffusion import sde
 
 DenoiseFn = Callable[[Tensor, float], Tensor]
 NoiseFn = Callable[[], Tensor]
@@ -132,7 +135,8 @@ def dpmpp_2m_sde(
     return x
 
 
-OPTIONS = ("eta", "churn")  # sampler keywords a user sets (fields of SampleConfig)
+# sampler keywords a user sets (fields of SampleConfig); snr/corrector_steps: the pc samplers
+OPTIONS = ("eta", "churn", "snr", "corrector_steps")
 
 
 def one_call_per_step(steps: int) -> int:
@@ -154,20 +158,24 @@ class Sampler:
 
     name: str
     fn: Callable[..., Tensor]
-    calls: Callable[[int], int] = one_call_per_step
+    calls: Callable[..., int] = one_call_per_step  # (steps, **options it depends on)
     description: str = ""
 
     @property
     def options(self) -> tuple[str, ...]:
         return tuple(p for p in inspect.signature(self.fn).parameters if p in OPTIONS)
 
-    def nfe(self, steps: int) -> int:
-        return self.calls(steps)
+    def nfe(self, steps: int, **options: Any) -> int:
+        """Network calls for ``steps`` intervals; ``options`` (sample options, None = unset)
+        matter where ``calls`` takes them (pc: corrector_steps)."""
+        takes = inspect.signature(self.calls).parameters
+        given = {k: v for k, v in options.items() if k in takes and v is not None}
+        return self.calls(steps, **given)
 
-    def steps_for_nfe(self, budget: int) -> int:
+    def steps_for_nfe(self, budget: int, **options: Any) -> int:
         """The most σ intervals whose NFE stays within ``budget`` (at least one)."""
         steps = 1
-        while self.calls(steps + 1) <= budget:
+        while self.nfe(steps + 1, **options) <= budget:
             steps += 1
         return steps
 
@@ -181,6 +189,9 @@ SAMPLERS: dict[str, Sampler] = {
         Sampler("heun", heun, heun_calls, "EDM's 2nd-order Heun, optional churn"),
         Sampler("dpmpp_2m", dpmpp_2m, description="DPM-Solver++(2M)"),
         Sampler("dpmpp_2m_sde", dpmpp_2m_sde, description="DPM-Solver++(2M) SDE; eta 1 default"),
+        Sampler("euler_maruyama", sde.euler_maruyama, description="Euler–Maruyama, reverse SDE"),
+        Sampler("pc", sde.pc, sde.pc_calls, "predictor–corrector: reverse diffusion + Langevin"),
+        Sampler("pc_em", sde.pc_em, sde.pc_calls, "predictor–corrector: Euler–Maruyama + Langevin"),
     )
 }
 # Heun for flow matching integrates in t; methods that need it ask for this record by name.

@@ -132,7 +132,9 @@ def test_nfe_accounting():
 def test_sampler_options_come_from_the_signatures():
     opts = {name: spec.options for name, spec in S.SAMPLERS.items()}
     assert opts == {"ddpm": (), "ddim": ("eta",), "euler": (), "heun": ("churn",),
-                    "dpmpp_2m": (), "dpmpp_2m_sde": ("eta",)}  # fmt: skip
+                    "dpmpp_2m": (), "dpmpp_2m_sde": ("eta",), "euler_maruyama": (),
+                    "pc": ("snr", "corrector_steps"),
+                    "pc_em": ("snr", "corrector_steps")}  # fmt: skip
     assert S.HEUN_FLOW.options == () and S.HEUN_FLOW.nfe(18) == 35
 
 
