@@ -132,6 +132,30 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
         print(f"wrote {args.out}")
 
 
+def cmd_likelihood(args: argparse.Namespace) -> None:
+    from multigen import api
+
+    scores = api.likelihood(
+        args.run,
+        data=args.data,
+        n=args.n,
+        probes=args.probes,
+        exact=args.exact,
+        probe=args.probe,
+        steps=args.steps,
+        sigma_min=args.sigma_min,
+        seed=args.seed,
+        batch_size=args.batch_size,
+        out=args.out,
+        checkpoint=args.checkpoint,
+        device=args.device,
+        weights=args.weights,
+    )
+    _print_table(f"likelihood: {args.run} ({args.data or 'its test split'})", scores)
+    if args.out:
+        print(f"wrote {args.out}")
+
+
 def cmd_pretrained(args: argparse.Namespace) -> None:
     from multigen import api
 
@@ -267,6 +291,29 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--strict", action="store_true", help="unreadable files are errors")
     e.add_argument("--option", action="append", metavar="KEY=VALUE", help="metric option")
 
+    lk = sub.add_parser(
+        "likelihood",
+        help="log-likelihood / bits per dim of data under a diffusion run (probability-flow ODE)",
+    )
+    lk.add_argument("run", help="run folder (a diffusion, flow or score-SDE run) or zoo:NAME")
+    lk.add_argument(
+        "--data", help="dataset NAME[:split] or a path (default: the run's own test split)"
+    )
+    lk.add_argument("--n", type=int, help="score the first N items (default: all)")
+    lk.add_argument("--probes", type=int, default=1, help="Hutchinson probes per sample")
+    lk.add_argument("--probe", default="rademacher", help="rademacher or gaussian probes")
+    lk.add_argument(
+        "--exact", action="store_true", help="exact trace (one backward pass per dimension)"
+    )
+    lk.add_argument("--steps", type=int, default=64, help="RK4 steps in log sigma")
+    lk.add_argument("--sigma-min", type=float, help="lowest σ (default: the run's trained σ_min)")
+    lk.add_argument("--seed", type=int, default=0, help="first sample's probe/dequantisation seed")
+    lk.add_argument("--batch-size", type=int, default=500)
+    lk.add_argument("--checkpoint", default="latest", help="latest, best or a checkpoint folder")
+    lk.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    lk.add_argument("--weights", default="ema", choices=["ema", "raw"])
+    lk.add_argument("--out", help="write the figures as a flat JSON object")
+
     b = sub.add_parser("benchmark", help="domain × method × NFE matrix with a report")
     from multigen.bench.cli import add_arguments
 
@@ -312,6 +359,7 @@ COMMANDS = {
     "train": cmd_train,
     "sample": cmd_sample,
     "evaluate": cmd_evaluate,
+    "likelihood": cmd_likelihood,
     "data": cmd_data,
     "pretrained": cmd_pretrained,
     "demo": cmd_demo,

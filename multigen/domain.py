@@ -85,6 +85,19 @@ def unwrap_dataset(dataset: Any, cls: type, domain: str) -> Any:
     return dataset
 
 
+@dataclass(frozen=True)
+class DensityUnits:
+    """How a density over the network-scale state becomes one over the data a user knows
+    (``multigen likelihood``): per dimension, state = data·exp(log_scale) + offset, so
+    log p_data = log p_state + dim·log_scale. ``bin_width``: the data are quantised levels
+    (8-bit pixels) one bin wide in state units; they are dequantised by U(-½, ½)·bin_width
+    and log p_data is then the (lower bound of the) log-probability of the levels."""
+
+    log_scale: float
+    bin_width: float | None = None
+    unit: str = "data unit"
+
+
 @dataclass
 class DatasetSpec:
     """A named dataset a domain can build.
@@ -309,6 +322,16 @@ class Domain:
     def decode(self, batch: Batch, info: dict[str, Any]) -> Any:
         """Generated states (network scale) -> the domain's sample objects."""
         raise NotImplementedError
+
+    def encode(self, samples: Any, info: dict[str, Any]) -> Batch:
+        """The inverse of :meth:`decode`: sample objects (a reference, files read back) ->
+        states in the network scale of the run described by ``info`` (``likelihood --data``)."""
+        raise DomainError(f"domain {self.name!r} cannot turn samples back into states")
+
+    def density_units(self, info: dict[str, Any]) -> DensityUnits | None:
+        """How a state's density maps to the data's (see :class:`DensityUnits`); None: the
+        domain does not say, so no likelihood is reported for it."""
+        return None
 
     def export(self, samples: Any, out_dir: Path) -> list[Path]:
         """Write samples in the field's file formats; returns the files written."""

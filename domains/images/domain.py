@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,7 +12,15 @@ from typing import Any, ClassVar
 import torch
 from torch import Tensor
 
-from multigen.domain import Batch, DatasetSpec, Domain, DomainError, NetworkSpec, unwrap_dataset
+from multigen.domain import (
+    Batch,
+    DatasetSpec,
+    DensityUnits,
+    Domain,
+    DomainError,
+    NetworkSpec,
+    unwrap_dataset,
+)
 
 from . import data
 from .io import IMAGE_SUFFIXES, export_images
@@ -124,6 +133,26 @@ class ImageDomain(Domain):
     def decode(self, batch: Batch, info: dict[str, Any]) -> Tensor:
         """States in [-1, 1] (clipped) -> uint8 images [N, C, H, W] on the CPU."""
         return data.to_uint8(batch.x.detach().cpu())
+
+    def encode(self, samples: Any, info: dict[str, Any]) -> Batch:
+        """uint8 images (an ImageSet, files read back) -> states in [-1, 1]; an ImageSet's
+        labels travel as the condition. The images must have the run's shape."""
+        images = as_images(samples, "images")
+        shape = tuple(info["shape"])
+        if tuple(images.shape[1:]) != shape:
+            raise DomainError(
+                f"images of shape {list(images.shape[1:])} do not match the run's "
+                f"{list(shape)} (channels, height, width)"
+            )
+        labels = getattr(samples, "labels", None)
+        return Batch(data.to_float(images), None, labels)
+
+    def density_units(self, info: dict[str, Any]) -> DensityUnits:
+        """8-bit levels: the state is k/127.5 - 1, one level is 1/127.5 wide, so log p per
+        level = log p_state - dim·log 127.5 after uniform dequantisation (Ho et al. 2020 and
+        Song et al. 2021 scale by 2/256 instead: their offset is 7 bits/dim, ours log₂127.5 =
+        6.994)."""
+        return DensityUnits(log_scale=-math.log(127.5), bin_width=1 / 127.5, unit="8-bit level")
 
     def export(self, samples: Any, out_dir: Path) -> list[Path]:
         return export_images(as_images(samples, "samples"), Path(out_dir))

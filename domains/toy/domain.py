@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -9,7 +10,15 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
-from multigen.domain import Batch, DatasetSpec, Domain, DomainError, NetworkSpec, unwrap_dataset
+from multigen.domain import (
+    Batch,
+    DatasetSpec,
+    DensityUnits,
+    Domain,
+    DomainError,
+    NetworkSpec,
+    unwrap_dataset,
+)
 
 from . import metrics
 from .data import (
@@ -86,6 +95,16 @@ class ToyDomain(Domain):
         points.toy_source = {"dataset": info.get("dataset"), "params": info.get("params", {})}
         points.toy_mixture = info.get("mixture")
         return points
+
+    def encode(self, samples: Any, info: dict[str, Any]) -> Batch:
+        """Points in data units -> the run's network scale, (x - mean)/scale."""
+        mean = torch.tensor(info.get("mean", [0.0, 0.0]), dtype=torch.float64)
+        points = torch.from_numpy(_as_points(samples))
+        return Batch(((points - mean) / float(info.get("scale", 1.0))).float())
+
+    def density_units(self, info: dict[str, Any]) -> DensityUnits:
+        """Continuous points; the state is (x - mean)/scale, so densities are per data unit²."""
+        return DensityUnits(log_scale=-math.log(float(info.get("scale", 1.0))))
 
     def export(self, samples: Any, out_dir: Path, reference: Any = None) -> list[Path]:
         """samples.npy + samples.csv + samples.png (scatter beside the reference when known)."""
