@@ -93,7 +93,7 @@ def augment(
         g = g @ _gate(flip, _scale(-torch.ones(b, device=dev), torch.ones(b, device=dev)))
     if on("rotate90"):
         k = (u[:, 3] * 4).floor().clamp(max=3)
-        g = g @ _gate(u[:, 2] < p, _rotate(k * (math.pi / 2)))
+        g = g @ _gate(u[:, 2] < p, _rotate(k * (math.pi / 2)).round())  # exact 0/±1
     if on("xint"):
         # whole pixels: 2/W of normalised width per pixel
         tx = ((u[:, 5] * 2 - 1) * XINT_MAX * w).round() * (2 / w)
