@@ -22,8 +22,8 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-import difflib
 import functools
+import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -33,6 +33,7 @@ import torch
 from torch import Tensor
 
 from multigen.diffusion.ot import ot_pair
+from multigen.options import keyword_names, refuse_unknown
 from multigen.randomness import randn
 
 
@@ -275,7 +276,15 @@ class Domain:
         spec = self.datasets[name]
         if spec.needs_path and path is None:
             raise DomainError(f"dataset {name!r} needs a path (data.path in the config)")
-        return spec.factory(None if path is None else Path(path), split, **params)
+        what = f"data.params key(s) for dataset {name!r}"
+        refuse_unknown(what, params, keyword_names(spec.factory, skip=("path", "split")))
+        try:
+            return spec.factory(None if path is None else Path(path), split, **params)
+        except TypeError as exc:  # a factory taking **params refused one further down
+            key = re.search(r"unexpected keyword argument '([^']+)'", str(exc))
+            if key is None or key.group(1) not in params:
+                raise
+            raise DomainError(f"unknown {what}: {key.group(1)!r}") from None
 
     def collate(self, items: Sequence[Any]) -> Batch:
         """Default: items are tensors ``x`` or ``(x, cond)`` pairs of fixed shape."""
@@ -406,18 +415,7 @@ class Domain:
     def check_options(self, options: Mapping[str, Any]) -> None:
         """Refuse evaluation options this domain does not declare (``eval_options``), so a
         typo never runs the default silently; the message lists the valid ones."""
-        if self.eval_options is None:
-            return
-        unknown = sorted(set(options) - set(self.eval_options))
-        if not unknown:
-            return
-        guess = difflib.get_close_matches(unknown[0], list(self.eval_options), n=1)
-        hint = f" (did you mean {guess[0]!r}?)" if guess else ""
-        valid = ", ".join(sorted(self.eval_options)) or "none (this domain takes no options)"
-        raise DomainError(
-            f"unknown {self.name} evaluation option(s) {', '.join(map(repr, unknown))}{hint}; "
-            f"valid: {valid}"
-        )
+        refuse_unknown(f"{self.name} evaluation option(s)", options, self.eval_options)
 
     def check_evaluation(self, reference: Any, **options: Any) -> None:
         """Raise :class:`DomainError` if :meth:`evaluate` could never score samples against

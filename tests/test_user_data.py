@@ -76,3 +76,36 @@ def test_molecule_metrics_state_their_own_minimum():
     dom = get_domain("molecules")
     notes = dom.sample_size_notes({"n_samples": 40.0, "validity": 1.0, "fcd": 2.0})
     assert len(notes) == 1 and "fcd need 513" in notes[0] and "validity" not in notes[0]
+
+
+@pytest.mark.parametrize(
+    ("domain", "dataset", "path", "key", "hint"),
+    [
+        ("shapes", "mesh_folder", "/tmp", "n_point", "did you mean 'n_points'"),
+        ("shapes", "embedded", None, "clases", "did you mean 'classes'"),
+        ("molecules", "embedded", None, "bogus_key", "'bogus_key'"),  # **params forwarded
+        ("toy", "eight_gaussians", None, "radious", "did you mean 'radius'"),
+    ],
+)
+def test_a_misspelt_data_param_is_named_in_one_line(domain, dataset, path, key, hint):
+    # a misspelt data.params key reached the factory and ended in a TypeError traceback
+    from multigen.domain import DomainError
+    from multigen.registry import get_domain
+
+    with pytest.raises(DomainError, match=f"unknown data.params key.*{dataset}.*{hint}"):
+        get_domain(domain).load_dataset(dataset, path, "train", **{key: 1})
+
+
+def test_a_misspelt_data_param_exits_2_from_the_cli(tmp_path, capsys):
+    from multigen.cli import main
+
+    config = tmp_path / "c.yaml"
+    config.write_text(
+        "domain: shapes\n"
+        f"data: {{name: mesh_folder, path: {tmp_path}, params: {{n_point: 64}}, batch_size: 4}}\n"
+        "model: {name: pointnet, params: {width: 16, depth: 1}}\n"
+        "method: {name: edm}\ntrain: {steps: 2}\n"
+    )
+    assert main(["train", str(config), "--out", str(tmp_path / "run")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "n_point" in err and "n_points" in err and len(err.splitlines()) == 1

@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 from multigen.domain import DatasetSpec, DomainError
+from multigen.options import refuse_unknown
 
 from .io import find_points_file, read_points, scatter_png, write_points
 
@@ -159,15 +160,6 @@ def normaliser(points: np.ndarray) -> tuple[np.ndarray, float]:
     return mean, float(np.sqrt(((points - mean) ** 2).sum(axis=1).mean() / 2)) or 1.0
 
 
-def _check_params(name: str, params: dict[str, Any], allowed: set[str]) -> None:
-    unknown = set(params) - allowed
-    if unknown:
-        raise DomainError(
-            f"dataset {name!r}: unknown data.params {sorted(unknown)}; "
-            f"allowed: {', '.join(sorted(allowed))}"
-        )
-
-
 def _split_index(split: str) -> int:
     if split not in SPLITS:
         raise DomainError(f"unknown split {split!r}; choose one of: {', '.join(SPLITS)}")
@@ -179,7 +171,9 @@ def generate(name: str, split: str = "train", **params: Any) -> ToyDataset:
     independent draws of the same distribution; ``seed`` shifts both."""
     fn, _ = GENERATORS[name]
     shape_params = set(fn.__code__.co_varnames[2 : fn.__code__.co_argcount])
-    _check_params(name, params, shape_params | {"n", "seed", "labels"})
+    refuse_unknown(
+        f"data.params key(s) for dataset {name!r}", params, shape_params | {"n", "seed", "labels"}
+    )
     given = dict(params)
     n = int(params.pop("n", DEFAULT_N.get(split, 5000)))
     seed = int(params.pop("seed", 0))
@@ -205,7 +199,7 @@ def load_file(path: Path, split: str = "train", **params: Any) -> ToyDataset:
     """A user point set: a .npy/.csv file (used for every split) or a folder holding
     ``<split>.npy|csv`` (as written by ``multigen data prepare``), with an optional
     ``mixture.json`` giving the exact density."""
-    _check_params("file", params, set())
+    refuse_unknown("data.params key(s) for dataset 'file'", params, ())
     _split_index(split)
     path = Path(path)
     mixture, norm = None, None

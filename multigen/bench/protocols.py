@@ -11,8 +11,6 @@ suites' results are published.
 
 from __future__ import annotations
 
-import difflib
-import inspect
 import json
 import shutil
 from dataclasses import dataclass, field
@@ -22,6 +20,7 @@ from typing import Any
 
 from multigen.domain import DomainError
 from multigen.fileio import atomic_write_text
+from multigen.options import keyword_names, refuse_unknown
 
 from .record import machine, versions
 from .tables import fmt, markdown_table
@@ -52,17 +51,7 @@ def is_protocol(name: str) -> bool:
 
 def check_options(name: str, fn, options: dict[str, Any]) -> None:
     """Refuse options the protocol's function does not take, listing the ones it does."""
-    params = inspect.signature(fn).parameters
-    valid = [
-        p for p in params if p != "out" and params[p].kind is not inspect.Parameter.VAR_KEYWORD
-    ]
-    for key in options:
-        if key not in valid:
-            guess = difflib.get_close_matches(key, valid, n=1)
-            hint = f" (did you mean {guess[0]!r}?)" if guess else ""
-            raise DomainError(
-                f"benchmark {name}: unknown option {key!r}{hint}; valid: {', '.join(valid)}"
-            )
+    refuse_unknown(f"option(s) of benchmark {name}", options, keyword_names(fn, skip=("out",)))
 
 
 def run_protocol(name: str, out: Path, options: dict[str, Any]) -> ProtocolResult:

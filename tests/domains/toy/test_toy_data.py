@@ -53,7 +53,7 @@ def test_params_are_applied_and_checked(toy):
     wide = toy.load_dataset("eight_gaussians", n=500, std=0.1, radius=3.0)
     assert wide.mixture.std == 0.1
     assert abs(np.linalg.norm(wide.points, axis=1).mean() - 3.0) < 0.05
-    with pytest.raises(DomainError, match="unknown data.params.*allowed: .*radius"):
+    with pytest.raises(DomainError, match="unknown data.params.*valid: .*radius"):
         toy.load_dataset("eight_gaussians", sigma=0.1)
     with pytest.raises(DomainError, match="n must be"):
         toy.load_dataset("two_moons", n=0)
