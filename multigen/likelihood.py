@@ -39,7 +39,7 @@ def density_units(domain: Domain, info: DataInfo, label: str):
     if units is None:
         from multigen.registry import domain_names, get_domain
 
-        able = [d for d in domain_names() if _states_units(get_domain(d))]
+        able = [d for d in domain_names() if _states_units(get_domain, d)]
         raise DomainError(
             f"domain {domain.name!r} ({label}) does not say how its states map to data units, "
             f"so no likelihood is reported for it; domains that do: {', '.join(able)}"
@@ -47,8 +47,11 @@ def density_units(domain: Domain, info: DataInfo, label: str):
     return units
 
 
-def _states_units(domain: Domain) -> bool:
-    return type(domain).density_units is not Domain.density_units
+def _states_units(get_domain, name: str) -> bool:
+    try:  # a third-party domain that fails to load is simply not listed
+        return type(get_domain(name)).density_units is not Domain.density_units
+    except Exception:
+        return False
 
 
 def run_likelihood(
