@@ -278,3 +278,21 @@ def test_augment_refused_for_non_image_domain(tmp_path):
     run = load_config(path)
     with pytest.raises(DomainError, match="does not take image augmentations"):
         build_method(run, get_domain("toy"), {"shape": [2]})
+
+
+def test_resume_is_exact_with_ada_and_path_length(tmp_path):
+    """ADA's p and statistics, the path-length mean and w_avg are buffers saved with the
+    checkpoint, so a run stopped at step 3 and resumed equals an uninterrupted one."""
+    from multigen import api
+    from multigen.train import checkpoint as ckpt
+
+    cfg = _tiny(tmp_path, augment_p=0.5)
+    sets = ["train.checkpoint_every=3", "eval.n_samples=4"]
+    full = api.train(cfg, out=tmp_path / "full", overrides=[*sets, "train.steps=5"])
+    half = api.train(cfg, out=tmp_path / "half", overrides=[*sets, "train.steps=3"])
+    api.train(cfg, out=half, overrides=[*sets, "train.steps=5"], resume=True)
+    a = ckpt.load_weights(ckpt.latest_checkpoint(full))
+    b = ckpt.load_weights(ckpt.latest_checkpoint(half))
+    assert a.keys() == b.keys() and "model/augment.p" in a and "model/path_length.mean" in a
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
