@@ -72,7 +72,7 @@ DEFECTS = [
 ]
 
 
-def fuzz(examples: int) -> tuple[list[dict], Tally]:
+def fuzz(examples: int, only: list[str] | None = None) -> tuple[list[dict], Tally]:
     tally = Tally()
     profile = settings(FAST, max_examples=examples, derandomize=False)
 
@@ -92,16 +92,25 @@ def fuzz(examples: int) -> tuple[list[dict], Tally]:
 
         run()
 
+    def report(name: str) -> None:
+        print(name, dict(tally.counts.get(name, {})), flush=True)
+        for message in tally.failures.get(name, [])[:3]:
+            print(f"  violation: {message}", flush=True)
+
+    wanted = (lambda name: any(name.startswith(o) for o in only)) if only else (lambda name: True)
     for reader in READERS:
-        reader_fuzz(reader)
-        print(reader.name, dict(tally.counts[reader.name]), flush=True)
+        if wanted(reader.name):
+            reader_fuzz(reader)
+            report(reader.name)
 
     @profile
     @given(assignment=SET_STRINGS)
     def sets(assignment):
         record("config/--set", lambda: set_case(assignment))
 
-    sets()
+    if wanted("config/--set"):
+        sets()
+        report("config/--set")
 
     def checkpoint_fuzz(target):
         @profile
@@ -112,7 +121,9 @@ def fuzz(examples: int) -> tuple[list[dict], Tally]:
         ck()
 
     for target in TARGETS:
-        checkpoint_fuzz(target)
+        if wanted(f"checkpoint/{target}"):
+            checkpoint_fuzz(target)
+            report(f"checkpoint/{target}")
     rows = []
     for name, counts in tally.counts.items():
         rows.append(
@@ -163,9 +174,15 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--examples", type=int, default=300, help="fuzz inputs per reader")
     p.add_argument("--kills", type=int, default=20, help="kill -9 trials")
+    p.add_argument(
+        "--only", nargs="+", help="fuzz only these readers (name prefixes); records nothing"
+    )
     args = p.parse_args()
     torch.set_num_threads(1)
     t0 = time.perf_counter()
+    if args.only:  # a look at some readers (finding and fixing), not a record
+        fuzz(args.examples, args.only)
+        return
     rows, tally = fuzz(args.examples)
     kill = kills(args.kills)
     total = sum(r["inputs"] for r in rows)

@@ -130,19 +130,26 @@ def read_xyz(path: Path, log: SkipLog | None = None) -> list[Molecule]:
                 if pos.shape != (n, 3) or not np.isfinite(pos).all():
                     raise ValueError("coordinates missing, NaN or infinite")
                 out.append(Molecule(symbols, pos, name=lines[i + 1].strip() or where))
-            except (ValueError, IndexError, RuntimeError) as exc:  # RDKit: unknown element
+            except (ValueError, IndexError) as exc:
                 log.skip(where, f"not valid XYZ ({error_text(exc)})")
                 break
             i += 2 + n
     return out
 
 
+ELEMENTS = tuple(Chem.GetPeriodicTable().GetElementSymbol(z) for z in range(1, 119))
+
+
 def _element(token: str) -> str:
+    """An element symbol from a symbol or atomic number, checked against the periodic table
+    here: RDKit's own lookup prints a C++ stack trace to stderr for an unknown symbol."""
     if token.isdigit():
-        sym = Chem.GetPeriodicTable().GetElementSymbol(int(token))
-    else:
-        sym = token[:1].upper() + token[1:].lower()
-        Chem.GetPeriodicTable().GetAtomicNumber(sym)  # raises for unknown elements
+        if not 1 <= int(token) <= len(ELEMENTS):
+            raise ValueError(f"no element with atomic number {token}")
+        return ELEMENTS[int(token) - 1]
+    sym = token[:1].upper() + token[1:].lower()
+    if sym not in ELEMENTS:
+        raise ValueError(f"unknown element {token[:12]!r}")
     return sym
 
 
@@ -160,7 +167,7 @@ def read_smiles(path: Path, column: str | None = None, log: SkipLog | None = Non
             col = column or next((f for f in fields if f.strip().lower() == "smiles"), None)
             if col is None or col not in fields:
                 raise DomainError(
-                    f"{path}: no SMILES column (columns: {', '.join(fields)}); "
+                    f"{path}: no SMILES column (columns: {', '.join(map(repr, fields))}); "
                     "set data.params.smiles_column"
                 )
             rows = [(r[col] or "").strip() for r in reader]  # a short row has no value

@@ -78,6 +78,10 @@ def validate_mesh(
             f"{option_hint('max_faces=N')}"
         )
     vertices = np.asarray(mesh.vertices)
+    if vertices.ndim != 2 or vertices.shape[1] != 3:  # e.g. an OBJ 'v' line with 2 numbers
+        raise DomainError(
+            f"{name}: vertices must be 3-D points, got an array of shape {vertices.shape}"
+        )
     if not np.isfinite(vertices).all():
         raise DomainError(f"{name}: vertices contain NaN or infinite coordinates")
     if np.abs(vertices).max() > 1e30:  # squared in areas and cast to float32 when sampled

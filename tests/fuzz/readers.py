@@ -82,6 +82,7 @@ def _sdf() -> bytes:
 
 XYZ_MOL = b"3\nwater\nO 0.000 0.000 0.117\nH 0.000 0.757 -0.467\nH 0.000 -0.757 -0.467\n"
 SMILES = b"smiles\nCCO\nc1ccccc1\nCC(=O)O\n"
+SMILES_CSV = b"name,smiles,logp\nethanol,CCO,-0.1\nbenzene,c1ccccc1,1.7\n"
 TOY_CSV = b"x,y\n0.5,1.0\n-1.0,2.0\n0.0,0.0\n"
 YAML = b"""domain: toy
 data: {name: eight_gaussians, params: {n: 64}, batch_size: 16}
@@ -170,6 +171,7 @@ READERS = [
     Reader("molecules/sdf", ".sdf", _sdf, _molecules, text=True),
     Reader("molecules/xyz", ".xyz", lambda: XYZ_MOL, _molecules, text=True),
     Reader("molecules/smiles", ".smi", lambda: SMILES, _molecules, text=True),
+    Reader("molecules/csv", ".csv", lambda: SMILES_CSV, _molecules, text=True),
     Reader("molecules/qm9pack-csv", ".csv", _qm9_seed, _qm9, text=True, names=("qm9_part2",)),
     Reader("toy/npy", ".npy", lambda: _npy(np.zeros((4, 2))), _toy),
     Reader("toy/csv", ".csv", lambda: TOY_CSV, _toy, text=True),
