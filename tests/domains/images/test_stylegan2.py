@@ -183,7 +183,8 @@ def _tiny(tmp_path, **method):
     cfg = yaml.safe_load((CONFIGS / "digits_stylegan2_ada.yaml").read_text())
     cfg["model"]["params"] = dict(TINY)
     cfg["discriminator"]["params"] = {"channel_base": 128, "channel_max": 16}
-    cfg["method"].update(r1_every=2, pl_every=2, ada_interval=1, ada_kimg=0.05, **method)
+    cfg["method"].update(r1_every=2, pl_weight=2.0, pl_every=2, style_mixing=0.5)
+    cfg["method"].update(ada_interval=1, ada_kimg=0.05, **method)
     cfg["data"]["batch_size"] = 8
     cfg["train"].update(steps=4, log_every=1, progress=False, tensorboard=False, precision="fp32")
     cfg["sample"] = {"n": 8, "batch_size": 8}
