@@ -12,7 +12,7 @@ from rdkit import Chem, RDLogger
 
 from ..constants import CHARGED_VALENCE
 from ..mol import Molecule
-from .chem import largest_fragment, n_fragments
+from .chem import largest_fragment, validity_metrics
 
 
 def bond_valences(mol: Molecule) -> np.ndarray:
@@ -55,17 +55,11 @@ def bond_aware_metrics(mols: list[Molecule], reference: set[str] | None = None) 
     stable = [stable_atoms_bonds(m) for m in mols]
     n_atoms = max(sum(len(s) for s in stable), 1)
     smiles = [bonded_smiles(m) for m in mols]
-    valid = [s for s in smiles if s]
-    unique = set(valid)
     n = len(mols)
     out = {
         "atom_stability_bonds": sum(int(s.sum()) for s in stable) / n_atoms,
         "mol_stability_bonds": sum(bool(s.all()) for s in stable) / n,
-        "validity_bonds": len(valid) / n,
-        "uniqueness_bonds": len(unique) / len(valid) if valid else 0.0,
-        "validity_uniqueness_bonds": len(unique) / n,
-        "connected_bonds": sum(n_fragments(m) == 1 for m in mols) / n,
     }
-    if reference is not None:
-        out["novelty_bonds"] = len(unique - reference) / len(unique) if unique else 0.0
-    return out
+    # validity, uniqueness, validity_uniqueness, connected (and novelty) as EDM defines them
+    scores = validity_metrics(smiles, mols, reference)
+    return out | {f"{key}_bonds": value for key, value in scores.items()}
