@@ -93,16 +93,10 @@ def cmd_sample(args: argparse.Namespace) -> None:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> None:
-    import yaml
-
     from multigen import api
+    from multigen.options import parse_key_values
 
-    options = {}
-    for kv in args.option or []:
-        if "=" not in kv:
-            raise DomainError(f"--option expects KEY=VALUE, got {kv!r}")
-        key, value = kv.split("=", 1)
-        options[key] = yaml.safe_load(value)
+    options = parse_key_values(args.option)
     if args.run:  # sample a run or a zoo model and score it against its own reference
         if args.samples:
             raise DomainError("evaluate takes --run or --samples, not both")

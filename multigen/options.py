@@ -36,3 +36,22 @@ def refuse_unknown(what: str, given: Iterable[str], valid: Iterable[str] | None)
     hint = f" (did you mean {guess[0]!r}?)" if guess else ""
     listed = ", ".join(valid) or "none"
     raise DomainError(f"unknown {what}: {', '.join(map(repr, unknown))}{hint}; valid: {listed}")
+
+
+def parse_key_values(pairs: Iterable[str] | None, flag: str = "--option") -> dict[str, Any]:
+    """``["k=v", ...]`` from the command line as a dict, each value read as YAML (numbers,
+    booleans, lists); a pair without ``=`` or a key is refused naming ``flag``."""
+    import yaml
+
+    from multigen.domain import DomainError
+
+    options = {}
+    for pair in pairs or []:
+        key, eq, value = pair.partition("=")
+        if not eq or not key:
+            raise DomainError(f"{flag} expects KEY=VALUE, got {pair!r}")
+        try:
+            options[key] = yaml.safe_load(value)
+        except yaml.YAMLError:
+            raise DomainError(f"{flag} {key}: {value!r} is not a valid YAML value") from None
+    return options

@@ -157,3 +157,18 @@ def test_config_typo_exit_code(tmp_path):
     )
     assert done.returncode == 2
     assert "unknown key 'train.stepz'" in done.stderr and "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("argv", "needle"),
+    [
+        (["evaluate", "--domain", "toy", "--samples", "x.npy", "--option", "k"], "KEY=VALUE"),
+        (["evaluate", "--domain", "toy", "--samples", "x.npy", "--option", "a=["], "YAML"),
+        (["benchmark", "qm9_conditional", "--option", "=1"], "KEY=VALUE"),
+    ],
+)
+def test_bad_option_pairs_are_one_line(argv, needle, capsys):
+    # evaluate and protocol benchmarks parse --option KEY=VALUE the same way (options.py)
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert needle in err and len(err.splitlines()) == 1

@@ -67,16 +67,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run_protocol_benchmark(args: argparse.Namespace) -> None:
-    import yaml
+    from multigen.options import parse_key_values
 
     from .protocols import publish_protocol, run_protocol
 
-    options = {}
-    for kv in args.option:
-        key, eq, value = kv.partition("=")
-        if not eq or not key:
-            raise DomainError(f"--option expects KEY=VALUE, got {kv!r}")
-        options[key] = yaml.safe_load(value)
+    options = parse_key_values(args.option)
     out = Path(args.out or Path("benchmarks") / "runs" / args.suite)
     if args.threads:
         import torch
