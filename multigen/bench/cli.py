@@ -71,6 +71,16 @@ def run_protocol_benchmark(args: argparse.Namespace) -> None:
 
     from .protocols import publish_protocol, run_protocol
 
+    # flags that shape a suite's grid mean nothing to a protocol: refuse, never ignore
+    suite_only = {"--domains": args.domains, "--methods": args.methods, "--set": args.set,
+                  "--scale": args.scale, "--resume": args.resume, "--dry-run": args.dry_run,
+                  "--device": args.device, "--report-only": args.report_only}  # fmt: skip
+    given = [flag for flag, value in suite_only.items() if value]
+    if given:
+        raise DomainError(
+            f"{args.suite} is a protocol benchmark: {', '.join(given)} apply to suites only; "
+            "pass its own settings as --option KEY=VALUE"
+        )
     options = parse_key_values(args.option)
     out = Path(args.out or Path("benchmarks") / "runs" / args.suite)
     if args.threads:

@@ -115,6 +115,9 @@ def test_ctrl_c_keeps_finished_cells(tmp_path, monkeypatch, capsys):
         (["benchmark", "nosuch"], ["unknown benchmark suite", "smoke", "cpu", "gpu"]),
         (["benchmark", "smoke", "--domains", "nosuch"], ["unknown domain", "toy", "images"]),
         (["benchmark", "smoke", "--methods", "nosuch"], ["unknown method", "edm_heun", "dpmpp"]),
+        # a protocol benchmark took --set/--scale/... and ignored them
+        (["benchmark", "qm9_conditional", "--set", "a=1", "--scale", "2"], ["--set, --scale"]),
+        (["benchmark", "qm9_conditional", "--domains", "toy"], ["suites only", "--option"]),
     ],
 )
 def test_unknown_names_list_the_valid_ones(argv, words, tmp_path, capsys):
