@@ -69,6 +69,14 @@ DEFECTS = [
     ("demo --domain", "a path like ../x was joined into configs/ (tests/test_security.py)"),
     ("shapes folders", "a non-UTF-8 file name: UnicodeEncodeError (tests/fuzz/test_folder_shapes)"),
     ("molecules/sdf", "a non-UTF-8 file name: RDKit could not open it (test_folder_shapes)"),
+    # found by the 3,000-per-reader run of 2026-12-02 (evening) and the new readers
+    ("shapes/obj", "a 'v' line with two numbers: reshape ValueError when sampled"),
+    ("molecules/xyz", "an atomic number beyond 118: RDKit OverflowError traceback"),
+    ("molecules/xyz", "an unknown element: RDKit printed a C++ stack trace to stderr"),
+    ("molecules/csv", "control characters in the column names split the one-line error"),
+    ("data.params", "a misspelt key: TypeError traceback (tests/test_user_data.py)"),
+    ("evaluate --option", "a value that is not YAML: YAML traceback (tests/test_cli.py)"),
+    ("meta.json", "an Infinity in the data description: OverflowError traceback"),
 ]
 
 
@@ -203,6 +211,12 @@ def main() -> None:
             "sampling and scoring), finished scoring, and left no temporary files or lock. "
             "Where each kill landed (the newest finished checkpoint at that moment) is in the "
             "JSON.",
+            "",
+            "Folders as users have them (tests/fuzz/test_folder_shapes.py, 27 cases, in the "
+            "default test run): every folder reader (images, audio, shape points and meshes as "
+            "samples and as datasets, molecule samples) given an empty folder, a symlink loop, "
+            "or 250-byte and non-UTF-8 file names: one line naming the empty folder, no hang "
+            "and no double read in a loop, and all names read.",
             "",
             f"Defects found by the campaign and fixed ({len(DEFECTS)}), each with a "
             "regression test:",

@@ -193,7 +193,7 @@ class DataInfo(Mapping[str, Any]):
                 x0_clip=None if clip is None else (float(clip[0]), float(clip[1])),
                 extra={k: v for k, v in info.items() if k not in TYPED_INFO},
             )
-        except (TypeError, ValueError, IndexError) as exc:
+        except (TypeError, ValueError, IndexError, OverflowError) as exc:  # int(inf): Overflow
             raise DomainError(f"the data description has a malformed field ({exc})") from None
 
     def to_dict(self) -> dict[str, Any]:

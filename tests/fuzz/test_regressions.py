@@ -181,6 +181,11 @@ def run(tmp_path_factory):
             "its model cannot be built",
         ),
         (lambda m: json.dumps({**m, "step": "x"}).encode(), "no 'step' int"),
+        # an Infinity in the data description: OverflowError traceback (3,000-input run)
+        (
+            lambda m: json.dumps({**m, "info": {**m["info"], "shape": [float("inf")]}}).encode(),
+            "malformed field",
+        ),
     ],
 )
 def test_corrupt_meta_json_names_it(run, tmp_path, mutate, needle):
