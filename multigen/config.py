@@ -179,6 +179,13 @@ class GANMethod(Section):
     ada_target: float = Field(0.6, gt=0.0, lt=1.0, description="target of r_t = E[sign D(real)]")
     ada_interval: int = Field(4, ge=1, description="steps between adjustments of p")
     ada_kimg: float = Field(500.0, gt=0.0, description="thousands of images for p to move by 1")
+    grow_until: float = Field(
+        0.0,
+        ge=0.0,
+        le=1.0,
+        description="progressive growing (ProGAN): the fraction of train.steps over which the "
+        "networks grow from 4x4 to full size with fade-in (0 = off; needs networks that grow)",
+    )
 
 
 class ConsistencyMethod(Section):

@@ -261,7 +261,23 @@ class GAN(Method):
             self.models["augment"] = AdaptiveAugment(
                 cfg.augment_pipeline, cfg.augment_p, target, cfg.ada_interval, cfg.ada_kimg
             )
+        if cfg.grow_until > 0:
+            for role, net in (("model", gen), ("discriminator", disc)):
+                if not hasattr(net, "set_progress"):
+                    name = (self.run.model if role == "model" else self.run.discriminator).name
+                    raise DomainError(
+                        f"method.grow_until needs networks that grow (progan_generator, "
+                        f"progan_discriminator); {role} {name!r} does not"
+                    )
         self._ada_step = -1
+
+    def _grow(self, models: dict[str, nn.Module], step: int) -> None:
+        """Progressive growing: tell both networks how far training is through growth."""
+        until = self.config.grow_until
+        if until > 0:
+            fraction = min(1.0, step / max(1.0, until * self.run.train.steps))
+            for name in ("generator", "discriminator"):
+                models[name].set_progress(fraction)
 
     def samplers(self) -> tuple[str, ...]:
         return ("generator",)
@@ -341,6 +357,7 @@ class GAN(Method):
     ) -> Tensor:
         cfg: GANMethod = self.config
         gen = models["generator"]
+        self._grow(models, step)
         with torch.no_grad():
             fake = self._fake(gen, batch, gens)
         critic = self._critic(models, batch, gens)
@@ -388,6 +405,7 @@ class GAN(Method):
         self, models: dict[str, nn.Module], batch: Batch, gens: Sequence[torch.Generator], step: int
     ) -> Tensor:
         cfg: GANMethod = self.config
+        self._grow(models, step)
         fake = self._fake(models["generator"], batch, gens)
         logits = self._critic(models, batch, gens)(fake)
         loss = gan_losses.g_loss(cfg.loss, logits).mean()

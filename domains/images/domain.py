@@ -27,6 +27,8 @@ from .io import IMAGE_SUFFIXES, export_images
 from .metrics import OPTIONS, ImageSet, as_images, check_reference, evaluate_images
 from .networks.dcgan import build_discriminator, build_generator
 from .networks.dit import build_dit
+from .networks.progan import build_discriminator as build_pg_discriminator
+from .networks.progan import build_generator as build_pg_generator
 from .networks.stylegan2 import build_discriminator as build_sg2_discriminator
 from .networks.stylegan2 import build_generator as build_sg2_generator
 from .networks.unet import build_unet
@@ -69,6 +71,18 @@ def _networks() -> dict[str, NetworkSpec]:
         "dcgan_generator": NetworkSpec("dcgan_generator", "generator", build_generator),
         "dcgan_discriminator": NetworkSpec(
             "dcgan_discriminator", "discriminator", build_discriminator
+        ),
+        "progan_generator": NetworkSpec(
+            "progan_generator",
+            "generator",
+            build_pg_generator,
+            "ProGAN: grows 4x4 -> full size with fade-in (method.grow_until), pixel norm",
+        ),
+        "progan_discriminator": NetworkSpec(
+            "progan_discriminator",
+            "discriminator",
+            build_pg_discriminator,
+            "ProGAN discriminator: grows with the generator, minibatch std, projection",
         ),
         "stylegan2_generator": NetworkSpec(
             "stylegan2_generator",

@@ -346,6 +346,13 @@ class StyleGAN2Discriminator(nn.Module):
         return logit
 
 
+def _check_params(name: str, cls: type, params: dict, skip: set[str]) -> None:
+    known = set(inspect.signature(cls).parameters) - skip
+    unknown = sorted(set(params) - known)
+    if unknown:
+        raise DomainError(f"{name}: unknown params {unknown}; allowed: {sorted(known)}")
+
+
 def _params(name: str, cls: type, params: dict, keys: tuple[str, ...], skip: set[str]) -> dict:
     params = dict(params)
     preset = params.pop("preset", None)
