@@ -77,7 +77,7 @@ def test_variant_steps_spend_at_most_the_budget():
 
 def test_discovery_finds_a_config_per_method():
     jobs = discover_configs("toy")
-    assert set(jobs) == {"ddpm", "edm", "flow", "gan"}
+    assert set(jobs) == {"ddpm", "edm", "flow", "vesde", "vpsde", "gan"}
     assert all(j.config is not None and "_gpu" not in j.config.name for j in jobs.values())
 
 
