@@ -11,7 +11,7 @@ Likelihood: ``multigen likelihood`` (RK4 in log σ, exact trace and one Rademach
 the first ``--n-nll`` test points, in nats per point in data units, beside the mixture's
 exact mean negative log-density on the same points (the data's own entropy estimate).
 
-    .venv/bin/python -m benchmarks.score_sde            # ~10-15 min on 2 shared cores
+    .venv/bin/python -m benchmarks.score_sde   # recorded: ~50 min wall on 2 loaded shared cores
 
 Writes benchmarks/results/score_sde.{json,md}.
 """
@@ -47,7 +47,7 @@ def mixture_nll(points: np.ndarray, mixture) -> np.ndarray:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--steps", type=int, default=3000)
+    p.add_argument("--steps", type=int, default=2000)
     p.add_argument("--n", type=int, default=2000)
     p.add_argument("--n-nll", type=int, default=1000)
     p.add_argument("--methods", nargs="+", default=list(METHODS))
