@@ -11,7 +11,7 @@ STAMP := $(VENV)/.installed
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e ".[dev,tensorboard,qm9]"
+	$(BIN)/pip install -q -e ".[dev,tensorboard,qm9,hub]"
 	$(BIN)/pip install -q --no-deps "molsets>=0.3.1"
 	touch $(STAMP)
 
