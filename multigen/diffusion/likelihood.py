@@ -85,9 +85,7 @@ def _drift_and_divergence(
         else:
             tr = torch.zeros(B, dtype=torch.float64, device=x.device)
             for j, v in enumerate(probes):
-                (g,) = torch.autograd.grad(
-                    (d * v).sum(), xr, retain_graph=j < len(probes) - 1
-                )
+                (g,) = torch.autograd.grad((d * v).sum(), xr, retain_graph=j < len(probes) - 1)
                 tr = tr + (g.double() * v).reshape(B, -1).sum(1)
             tr = tr / len(probes)
     return (x - d.detach()).double(), dim - tr.detach()
