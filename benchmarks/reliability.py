@@ -84,11 +84,13 @@ def fuzz(examples: int, only: list[str] | None = None) -> tuple[list[dict], Tall
     tally = Tally()
     profile = settings(FAST, max_examples=examples, derandomize=False)
 
-    def record(name: str, case) -> None:
+    def record(name: str, case, data) -> None:
         try:
             tally.add(name, case())
         except Violation as exc:
             tally.fail(name, str(exc)[:200])
+            # the whole input goes to the console so that a hang can be replayed
+            print(f"{name} violation: {exc}\n  input: {data!r}", flush=True)
 
     def reader_fuzz(reader):
         @profile
@@ -96,7 +98,7 @@ def fuzz(examples: int, only: list[str] | None = None) -> tuple[list[dict], Tall
         def run(data):
             with tempfile.TemporaryDirectory() as d:
                 path = write_case(Path(d), reader, data)
-                record(reader.name, lambda: check(reader.read, path, reader.names))
+                record(reader.name, lambda: check(reader.read, path, reader.names), data)
 
         run()
 
@@ -114,7 +116,7 @@ def fuzz(examples: int, only: list[str] | None = None) -> tuple[list[dict], Tall
     @profile
     @given(assignment=SET_STRINGS)
     def sets(assignment):
-        record("config/--set", lambda: set_case(assignment))
+        record("config/--set", lambda: set_case(assignment), assignment)
 
     if wanted("config/--set"):
         sets()
@@ -124,7 +126,7 @@ def fuzz(examples: int, only: list[str] | None = None) -> tuple[list[dict], Tall
         @profile
         @given(data=broken_file(seed_of(target), target == "meta.json"))
         def ck(data):
-            record(f"checkpoint/{target}", lambda: checkpoint_case(target, data))
+            record(f"checkpoint/{target}", lambda: checkpoint_case(target, data), data)
 
         ck()
 

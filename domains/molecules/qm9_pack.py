@@ -119,8 +119,11 @@ def _rows(folder: Path) -> Iterator[tuple[str, dict[str, str]]]:
                 missing = [c for c in REQUIRED if c not in (reader.fieldnames or [])]
                 if missing:
                     raise DomainError(f"{path}: columns missing: {', '.join(missing)}")
+                line = 1
                 for line, row in enumerate(reader, start=2):
                     yield f"{path} line {line}", row
+                if line == 1:  # every part of a whole install holds molecules
+                    raise DomainError(f"{path}: holds no rows (a damaged qm9pack install)")
         except (UnicodeDecodeError, csv.Error) as exc:
             detail = " ".join(str(exc).split())
             raise DomainError(f"{path}: not a readable qm9pack CSV ({detail})") from None
@@ -177,8 +180,6 @@ def read_pack(folder: Path, progress: bool = True) -> QM9Table:
             props.append(p)
             smiles.append(row["SMILES"])
             advance()
-    if not index:
-        raise DomainError(f"{folder}: the qm9pack CSVs hold no rows")
     order = np.argsort(np.asarray(index), kind="stable")
     idx = np.asarray(index, dtype=np.int64)[order]
     dup = idx[1:][idx[1:] == idx[:-1]]

@@ -159,6 +159,11 @@ def test_bad_rows_name_the_file_and_line(pack):
     part.write_text("Index,SMILES\n1,C\n")
     with pytest.raises(DomainError, match="columns missing: XYZ_file"):
         read_pack(pack, progress=False)
+    header = good.splitlines()[0]
+    (pack / PACK_PARTS[1]).write_text(header + "\n")  # the fuzz campaign's case: rows removed
+    part.write_text(good)
+    with pytest.raises(DomainError, match=rf"{PACK_PARTS[1]}: holds no rows"):
+        read_pack(pack, progress=False)
 
 
 def test_polarizability_cross_check(pack):
