@@ -1,5 +1,5 @@
-"""Small network pieces every domain's networks share: noise-level and condition embeddings
-and the generator base class for GANs."""
+"""Small network pieces every domain's networks share: noise-level and condition embeddings,
+the adaLN-Zero transformer block and output head (DiT), and the generator base class for GANs."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import math
 from collections.abc import Sequence
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from multigen.domain import Batch
@@ -116,3 +117,63 @@ class Generator(nn.Module):
 
     def sample_latent(self, template: Batch, generators: Sequence[torch.Generator]) -> Tensor:
         return randn(generators, (self.latent_dim,)).to(template.x.device)
+
+
+# ---- transformer pieces shared by DiT (images) and the set transformer (point clouds) --------
+
+
+def modulate(x: Tensor, shift: Tensor, scale: Tensor) -> Tensor:
+    """adaLN's affine: ``x [B, T, W]`` scaled by ``1 + scale`` and moved by ``shift`` (``[B, W]``,
+    one per sample, broadcast over the tokens)."""
+    return x * (1 + scale.unsqueeze(1)) + shift.unsqueeze(1)
+
+
+class AdaLNZeroBlock(nn.Module):
+    """A transformer block conditioned on one vector ``c [B, W]`` per sample by adaLN-Zero
+    (Peebles & Xie 2023): LayerNorms without affine, ``c`` gives a shift, a scale and a gate for
+    the attention and the MLP branch, and the projection making them starts at zero, so the
+    block starts as the identity.
+
+    Nothing here knows where tokens come from: no positional code is added, so the block is
+    permutation-equivariant over tokens; ``pad [B, T]`` (True = padding) hides tokens from
+    attention.
+    """
+
+    def __init__(self, width: int, heads: int, mlp_ratio: float = 4.0):
+        super().__init__()
+        self.norm1 = nn.LayerNorm(width, elementwise_affine=False, eps=1e-6)
+        self.attn = nn.MultiheadAttention(width, heads, batch_first=True)
+        self.norm2 = nn.LayerNorm(width, elementwise_affine=False, eps=1e-6)
+        hidden = int(width * mlp_ratio)
+        self.mlp = nn.Sequential(
+            nn.Linear(width, hidden), nn.GELU(approximate="tanh"), nn.Linear(hidden, width)
+        )
+        self.ada = nn.Linear(width, 6 * width)
+        nn.init.zeros_(self.ada.weight)  # adaLN-Zero: gates start at 0, the block at identity
+        nn.init.zeros_(self.ada.bias)
+
+    def forward(self, x: Tensor, c: Tensor, pad: Tensor | None = None) -> Tensor:
+        shift1, scale1, gate1, shift2, scale2, gate2 = self.ada(F.silu(c)).chunk(6, dim=-1)
+        h = modulate(self.norm1(x), shift1, scale1)
+        attended = self.attn(h, h, h, key_padding_mask=pad, need_weights=False)[0]
+        x = x + gate1.unsqueeze(1) * attended
+        h = modulate(self.norm2(x), shift2, scale2)
+        return x + gate2.unsqueeze(1) * self.mlp(h)
+
+
+class AdaLNZeroHead(nn.Module):
+    """The output layer after the blocks: a LayerNorm modulated by ``c`` and a linear map to
+    ``out_dim`` per token; both projections start at zero, so the network's first output is 0."""
+
+    def __init__(self, width: int, out_dim: int):
+        super().__init__()
+        self.norm = nn.LayerNorm(width, elementwise_affine=False, eps=1e-6)
+        self.ada = nn.Linear(width, 2 * width)
+        self.out = nn.Linear(width, out_dim)
+        for layer in (self.ada, self.out):
+            nn.init.zeros_(layer.weight)
+            nn.init.zeros_(layer.bias)
+
+    def forward(self, x: Tensor, c: Tensor) -> Tensor:
+        shift, scale = self.ada(F.silu(c)).chunk(2, dim=-1)
+        return self.out(modulate(self.norm(x), shift, scale))

@@ -5,17 +5,18 @@ position; every block conditions on one vector ``c`` = noise embedding + class e
 through adaLN-Zero: the block's LayerNorms have no affine of their own, ``c`` gives a shift,
 a scale and a gate for the attention and the MLP branch, and the projection that makes them
 starts at zero, so every block starts as the identity and the output layer starts at zero
-(the paper's best conditioning). Sizes follow the paper's Table 1; ``tiny`` is ours, for CPU.
+(the paper's best conditioning). The blocks and the output head are the engine's
+(``multigen.nn``), shared with the point-cloud set transformer. Sizes follow the paper's
+Table 1; ``tiny`` is ours, for CPU.
 """
 
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from multigen.domain import DomainError
-from multigen.nn import ConditionEmbedding, NoiseEmbedding
+from multigen.nn import AdaLNZeroBlock, AdaLNZeroHead, ConditionEmbedding, NoiseEmbedding
 
 from . import build_square
 
@@ -44,32 +45,6 @@ def sincos_positions(width: int, grid: int) -> Tensor:
         return torch.cat([angles.sin(), angles.cos()], dim=1)
 
     return torch.cat([embed(rows), embed(cols)], dim=1).float()
-
-
-def modulate(x: Tensor, shift: Tensor, scale: Tensor) -> Tensor:
-    return x * (1 + scale.unsqueeze(1)) + shift.unsqueeze(1)
-
-
-class DiTBlock(nn.Module):
-    def __init__(self, width: int, heads: int, mlp_ratio: float = 4.0):
-        super().__init__()
-        self.norm1 = nn.LayerNorm(width, elementwise_affine=False, eps=1e-6)
-        self.attn = nn.MultiheadAttention(width, heads, batch_first=True)
-        self.norm2 = nn.LayerNorm(width, elementwise_affine=False, eps=1e-6)
-        hidden = int(width * mlp_ratio)
-        self.mlp = nn.Sequential(
-            nn.Linear(width, hidden), nn.GELU(approximate="tanh"), nn.Linear(hidden, width)
-        )
-        self.ada = nn.Linear(width, 6 * width)
-        nn.init.zeros_(self.ada.weight)  # adaLN-Zero: gates start at 0, the block at identity
-        nn.init.zeros_(self.ada.bias)
-
-    def forward(self, x: Tensor, c: Tensor) -> Tensor:
-        shift1, scale1, gate1, shift2, scale2, gate2 = self.ada(F.silu(c)).chunk(6, dim=-1)
-        h = modulate(self.norm1(x), shift1, scale1)
-        x = x + gate1.unsqueeze(1) * self.attn(h, h, h, need_weights=False)[0]
-        h = modulate(self.norm2(x), shift2, scale2)
-        return x + gate2.unsqueeze(1) * self.mlp(h)
 
 
 class DiT(nn.Module):
@@ -102,13 +77,9 @@ class DiT(nn.Module):
         self.register_buffer("pos", sincos_positions(width, self.grid), persistent=False)
         self.noise_emb = NoiseEmbedding(256, width)  # 256 frequencies -> width, as DiT's
         self.cond_emb = ConditionEmbedding(width, num_classes, cond_dim)
-        self.blocks = nn.ModuleList(DiTBlock(width, heads, mlp_ratio) for _ in range(depth))
-        self.norm_out = nn.LayerNorm(width, elementwise_affine=False, eps=1e-6)
-        self.ada_out = nn.Linear(width, 2 * width)
-        self.out = nn.Linear(width, patch * patch * in_channels)
-        for layer in (self.ada_out, self.out):  # the output starts at zero
-            nn.init.zeros_(layer.weight)
-            nn.init.zeros_(layer.bias)
+        self.blocks = nn.ModuleList(AdaLNZeroBlock(width, heads, mlp_ratio) for _ in range(depth))
+        self.head = AdaLNZeroHead(width, patch * patch * in_channels)  # starts at zero output
+        self.register_load_state_dict_pre_hook(_rename_old_head)
 
     def forward(
         self, x: Tensor, c_noise: Tensor, cond: Tensor | None = None, mask: Tensor | None = None
@@ -119,8 +90,7 @@ class DiT(nn.Module):
         h = self.embed(x).flatten(2).transpose(1, 2) + self.pos.to(x.dtype)
         for block in self.blocks:
             h = block(h, c)
-        shift, scale = self.ada_out(F.silu(c)).chunk(2, dim=-1)
-        return self.unpatchify(self.out(modulate(self.norm_out(h), shift, scale)))
+        return self.unpatchify(self.head(h, c))
 
     def unpatchify(self, h: Tensor) -> Tensor:
         """Tokens ``[B, g·g, p·p·C]`` (row-major over the patch grid, as the patch embedding
@@ -128,6 +98,17 @@ class DiT(nn.Module):
         p, g, c = self.patch, self.grid, self.in_channels
         h = h.reshape(h.shape[0], g, g, p, p, c).permute(0, 5, 1, 3, 2, 4)
         return h.reshape(h.shape[0], c, g * p, g * p)
+
+
+# before the blocks moved to multigen.nn (issue 17) the head's layers sat on the DiT itself
+_OLD_HEAD = {"ada_out.": "head.ada.", "out.": "head.out."}
+
+
+def _rename_old_head(module, state_dict, prefix, *args) -> None:
+    """Let weights saved with the old names (``ada_out.*``, ``out.*``) load into ``head``."""
+    for old, new in _OLD_HEAD.items():
+        for key in [k for k in state_dict if k.startswith(prefix + old)]:
+            state_dict[prefix + new + key[len(prefix + old) :]] = state_dict.pop(key)
 
 
 def build_dit(info: dict, **params) -> DiT:

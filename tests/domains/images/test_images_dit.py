@@ -110,3 +110,21 @@ def test_dit_config_trains_samples_and_scores(tmp_path):
     )
     res = api.sample(run, n=4, steps=2, seed=0, cond=3)
     assert res.samples.shape == (4, 1, 16, 16)
+
+
+def test_weights_saved_before_the_blocks_moved_to_the_engine_still_load():
+    # the output layer was ada_out/out on the DiT itself; it is now the shared head
+    torch.manual_seed(0)
+    net = DiT(1, 8, size="tiny", patch=2, width=32, depth=1, heads=2)
+    with torch.no_grad():
+        for p in net.parameters():
+            p.add_(0.05 * torch.randn_like(p))
+    old = {
+        k.replace("head.ada.", "ada_out.").replace("head.out.", "out."): v
+        for k, v in net.state_dict().items()
+    }
+    assert "ada_out.weight" in old and "out.bias" in old
+    other = DiT(1, 8, size="tiny", patch=2, width=32, depth=1, heads=2)
+    other.load_state_dict(old)  # strict: every key found
+    x, c_noise = torch.randn(2, 1, 8, 8), torch.randn(2)
+    assert torch.equal(other(x, c_noise), net(x, c_noise))
