@@ -12,7 +12,18 @@ import torch
 from multigen.domain import Batch, DatasetSpec, Domain, DomainError, NetworkSpec, unwrap_dataset
 from multigen.fileio import load_numpy, read_each
 
-from . import data, io, meshes, metrics, networks, normalize, pc15k, reconstruct, render
+from . import (
+    data,
+    io,
+    meshes,
+    metrics,
+    networks,
+    networks_transformer,
+    normalize,
+    pc15k,
+    reconstruct,
+    render,
+)
 
 
 @dataclass
@@ -92,6 +103,12 @@ class ShapesDomain(Domain):
                 "denoiser",
                 networks.build_transformer,
                 "Point-E-style transformer, points as tokens",
+            ),
+            "point_dit": NetworkSpec(
+                "point_dit",
+                "denoiser",
+                networks_transformer.build_point_dit,
+                "DiT over points: the engine's adaLN-Zero blocks, points as tokens",
             ),
             "rgan": NetworkSpec("rgan", "generator", networks.build_rgan, "r-GAN MLP generator"),
             "pointnet_disc": NetworkSpec(
