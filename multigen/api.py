@@ -418,73 +418,29 @@ def likelihood(
     run: str | Path | LoadedRun,
     data: Any = None,
     n: int | None = None,
-    probes: int = 1,
-    exact: bool = False,
-    probe: str = "rademacher",
-    steps: int = 64,
-    sigma_min: float | None = None,
-    seed: int = 0,
-    batch_size: int = 500,
     out: str | Path | None = None,
     checkpoint: str = "latest",
     device: str = "auto",
     weights: str = "ema",
+    **options: Any,
 ) -> dict[str, float]:
     """Log-likelihood of data under a diffusion run by its probability-flow ODE
     (:mod:`multigen.likelihood`): ``data`` None = the run's own test split, else a dataset
     spec or path the domain's ``reference`` reads (``eight_gaussians:test``, ``digits:test``,
-    a folder); ``n`` the first n items. ``probes`` Hutchinson probes (``probe``: rademacher or
-    gaussian) or ``exact`` trace; ``steps`` RK4 steps in log σ from ``sigma_min`` (default the
-    run's lowest trained σ) to its σ_max. Returns nll (nats per item, data units), nll_per_dim,
-    bits_per_dim (8-bit images: per level after uniform dequantisation) with standard errors,
-    nfe and the settings; ``out`` writes them as JSON."""
+    a folder); ``n`` the first n items. ``options`` are the fields of
+    :class:`multigen.likelihood.LikelihoodOptions`: ``probes`` Hutchinson probes (``probe``:
+    rademacher or gaussian) or ``exact`` trace; ``steps`` RK4 steps in log σ from
+    ``sigma_min`` (default the run's lowest trained σ) to its σ_max; ``seed``,
+    ``batch_size``. Returns nll (nats per item, data units), nll_per_dim, bits_per_dim
+    (8-bit images: per level after uniform dequantisation) with standard errors, nfe and the
+    settings; ``out`` writes them as JSON."""
     from multigen import likelihood as lk
-    from multigen.diffusion.likelihood import PROBES
 
+    settings = lk.LikelihoodOptions.of(options)
     label = str(run.checkpoint if isinstance(run, LoadedRun) else run)
     if not isinstance(run, LoadedRun):
         run = load_run(run, checkpoint, device, weights)
-    lk.check_method(run.method, label)  # refuse before any data is read
-    lk.density_units(run.domain, run.info, label)
-    for key, value in (("probes", probes), ("steps", steps), ("batch_size", batch_size)):
-        if not isinstance(value, int) or value < 1:
-            raise DomainError(f"likelihood {key} must be an integer >= 1, got {value!r}")
-    if n is not None and (not isinstance(n, int) or n < 1):
-        raise DomainError(f"likelihood n must be an integer >= 1, got {n!r}")
-    if probe not in PROBES:
-        raise DomainError(f"unknown probe {probe!r}; choose one of: {', '.join(PROBES)}")
-    if data is None:
-        d = run.config.data
-        ds = run.domain.load_dataset(d.name, d.path, "test", **d.params)
-        if len(ds) == 0:
-            raise DomainError(f"dataset {d.name!r} has an empty test split; pass data")
-        count = len(ds) if n is None else min(n, len(ds))
-        batch = run.domain.collate([ds[i] for i in range(count)])
-    else:
-        batch = run.domain.encode(run.domain.reference(str(data), n=n), run.info)
-        batch = batch if n is None else batch.select(slice(0, n))
-    try:
-        res = lk.run_likelihood(
-            run.method,
-            run.models,
-            run.domain,
-            run.info,
-            batch,
-            label,
-            probes=probes,
-            exact=exact,
-            probe=probe,
-            steps=steps,
-            sigma_min=sigma_min,
-            seed=seed,
-            batch_size=batch_size,
-            device=run.device,
-        )
-    except ValueError as exc:
-        if isinstance(exc, DomainError):
-            raise
-        raise DomainError(f"likelihood: {exc}") from None
-    summary = res["summary"]
+    summary = lk.likelihood_of_run(run, data, n, settings, label)
     if out is not None:
         atomic_write_text(out, json.dumps(summary, indent=2))
     return summary

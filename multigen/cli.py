@@ -128,22 +128,20 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
 
 def cmd_likelihood(args: argparse.Namespace) -> None:
     from multigen import api
+    from multigen.likelihood import LikelihoodOptions
 
+    # flags left out take LikelihoodOptions' defaults (declared once, there)
+    given = {key: getattr(args, key) for key in LikelihoodOptions.names()}
+    options = {key: value for key, value in given.items() if value is not None}
     scores = api.likelihood(
         args.run,
         data=args.data,
         n=args.n,
-        probes=args.probes,
-        exact=args.exact,
-        probe=args.probe,
-        steps=args.steps,
-        sigma_min=args.sigma_min,
-        seed=args.seed,
-        batch_size=args.batch_size,
         out=args.out,
         checkpoint=args.checkpoint,
         device=args.device,
         weights=args.weights,
+        **options,
     )
     _print_table(f"likelihood: {args.run} ({args.data or 'its test split'})", scores)
     if args.out:
@@ -294,15 +292,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--data", help="dataset NAME[:split] or a path (default: the run's own test split)"
     )
     lk.add_argument("--n", type=int, help="score the first N items (default: all)")
-    lk.add_argument("--probes", type=int, default=1, help="Hutchinson probes per sample")
-    lk.add_argument("--probe", default="rademacher", help="rademacher or gaussian probes")
+    lk.add_argument("--probes", type=int, help="Hutchinson probes per sample (default 1)")
+    lk.add_argument("--probe", help="rademacher (default) or gaussian probes")
     lk.add_argument(
-        "--exact", action="store_true", help="exact trace (one backward pass per dimension)"
+        "--exact", action="store_true", default=None, help="exact trace (a backward per dim)"
     )
-    lk.add_argument("--steps", type=int, default=64, help="RK4 steps in log sigma")
+    lk.add_argument("--steps", type=int, help="RK4 steps in log sigma (default 64)")
     lk.add_argument("--sigma-min", type=float, help="lowest σ (default: the run's trained σ_min)")
-    lk.add_argument("--seed", type=int, default=0, help="first sample's probe/dequantisation seed")
-    lk.add_argument("--batch-size", type=int, default=500)
+    lk.add_argument("--seed", type=int, help="first sample's probe/dequantisation seed (0)")
+    lk.add_argument("--batch-size", type=int, help="samples per ODE batch (default 500)")
     lk.add_argument("--checkpoint", default="latest", help="latest, best or a checkpoint folder")
     lk.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     lk.add_argument("--weights", default="ema", choices=["ema", "raw"])

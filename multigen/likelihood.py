@@ -10,6 +10,7 @@ work; GANs, consistency models and joint (categorical) flows have no such ODE an
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, fields
 from typing import Any
 
 import torch
@@ -19,6 +20,7 @@ from multigen.diffusion import likelihood as L
 from multigen.diffusion.processes import ConsistencyProcess
 from multigen.domain import Batch, DataInfo, Domain, DomainError
 from multigen.methods import DiffusionFamily, Method
+from multigen.options import refuse_unknown
 from multigen.randomness import sample_generators
 
 DEQUANTIZE_SEED_OFFSET = 0xDE0  # the dequantisation noise of sample i uses its own stream
@@ -54,6 +56,38 @@ def _states_units(get_domain, name: str) -> bool:
         return False
 
 
+@dataclass(frozen=True)
+class LikelihoodOptions:
+    """How the ODE is integrated and its divergence estimated; declared once here, read by
+    ``api.likelihood`` (as keywords) and the ``likelihood`` command (as flags)."""
+
+    probes: int = 1  # Hutchinson probes per sample
+    exact: bool = False  # exact trace: one backward pass per dimension
+    probe: str = "rademacher"  # or "gaussian"
+    steps: int = 64  # RK4 steps in log σ
+    sigma_min: float | None = None  # default: the run's lowest trained σ
+    seed: int = 0  # the first sample's probe/dequantisation stream
+    batch_size: int = 500
+
+    def __post_init__(self) -> None:
+        for key in ("probes", "steps", "batch_size"):
+            value = getattr(self, key)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise DomainError(f"likelihood {key} must be an integer >= 1, got {value!r}")
+        if self.probe not in L.PROBES:
+            choices = ", ".join(L.PROBES)
+            raise DomainError(f"unknown probe {self.probe!r}; choose one of: {choices}")
+
+    @classmethod
+    def of(cls, options: dict[str, Any]) -> LikelihoodOptions:
+        refuse_unknown("likelihood option", options, cls.names())
+        return cls(**options)
+
+    @classmethod
+    def names(cls) -> list[str]:
+        return [f.name for f in fields(cls)]
+
+
 def run_likelihood(
     method: Method,
     models: dict[str, nn.Module],
@@ -61,13 +95,7 @@ def run_likelihood(
     info: DataInfo,
     batch: Batch,
     label: str,
-    probes: int = 1,
-    exact: bool = False,
-    probe: str = "rademacher",
-    steps: int = 64,
-    sigma_min: float | None = None,
-    seed: int = 0,
-    batch_size: int = 500,
+    options: LikelihoodOptions = LikelihoodOptions(),
     device: torch.device | str = "cpu",
 ) -> dict[str, Any]:
     """Per-sample log-densities of ``batch`` (network-scale states) and their summary."""
@@ -76,7 +104,7 @@ def run_likelihood(
     if batch.mask is not None:
         raise DomainError(f"likelihood needs fixed-size states; {label} has masked (set) data")
     lo, hi = method.process.sigma_range()
-    s_min = lo if sigma_min is None else float(sigma_min)
+    s_min = lo if options.sigma_min is None else float(options.sigma_min)
     if not 0 < s_min < hi:
         raise DomainError(f"sigma_min must be in (0, {hi:g}) (the run's σ_max), got {s_min}")
     prior = method.process.initial_scale(hi)
@@ -86,9 +114,9 @@ def run_likelihood(
     conditional = info.conditional
     dim = batch.x[0].numel()
     logp_state, nfe = [], 0
-    for start in range(0, len(batch), batch_size):
-        part = batch.select(slice(start, start + batch_size))
-        seeds = range(seed + start, seed + start + len(part))
+    for start in range(0, len(batch), options.batch_size):
+        part = batch.select(slice(start, start + options.batch_size))
+        seeds = range(options.seed + start, options.seed + start + len(part))
         x = part.x.to(device).double()
         if units.bin_width is not None:
             deq = sample_generators([s + DEQUANTIZE_SEED_OFFSET for s in seeds])
@@ -105,10 +133,10 @@ def run_likelihood(
             hi,
             prior,
             sample_generators(list(seeds)),
-            steps=steps,
-            trace="exact" if exact else "hutchinson",
-            probes=probes,
-            probe=probe,
+            steps=options.steps,
+            trace="exact" if options.exact else "hutchinson",
+            probes=options.probes,
+            probe=options.probe,
         )
         logp_state.append(res.log_prob.cpu())
         nfe = res.nfe
@@ -130,8 +158,8 @@ def run_likelihood(
             "bits_per_dim_se": se / (dim * math.log(2)),
             "nll_state": float(-lp_state.mean()),
             "nfe": float(nfe),
-            "backward_per_nfe": float(dim if exact else probes),
-            "steps": float(steps),
+            "backward_per_nfe": float(dim if options.exact else options.probes),
+            "steps": float(options.steps),
             "sigma_min": s_min,
             "sigma_max": hi,
             "prior_std": prior,
@@ -140,3 +168,31 @@ def run_likelihood(
         },
         "units": units,
     }
+
+
+def likelihood_of_run(
+    run: Any, data: Any, n: int | None, options: LikelihoodOptions, label: str
+) -> dict[str, Any]:
+    """The summary for a loaded run (:class:`multigen.api.LoadedRun`): ``data`` None = its
+    own test split, else a dataset spec or path its domain's ``reference`` reads."""
+    check_method(run.method, label)  # refuse before any data is read
+    density_units(run.domain, run.info, label)
+    if n is not None and (not isinstance(n, int) or isinstance(n, bool) or n < 1):
+        raise DomainError(f"likelihood n must be an integer >= 1, got {n!r}")
+    if data is None:
+        d = run.config.data
+        ds = run.domain.load_dataset(d.name, d.path, "test", **d.params)
+        if len(ds) == 0:
+            raise DomainError(f"dataset {d.name!r} has an empty test split; pass data")
+        count = len(ds) if n is None else min(n, len(ds))
+        batch = run.domain.collate([ds[i] for i in range(count)])
+    else:
+        batch = run.domain.encode(run.domain.reference(str(data), n=n), run.info)
+        batch = batch if n is None else batch.select(slice(0, n))
+    args = (run.method, run.models, run.domain, run.info, batch, label, options, run.device)
+    try:
+        return run_likelihood(*args)["summary"]
+    except ValueError as exc:
+        if isinstance(exc, DomainError):
+            raise
+        raise DomainError(f"likelihood: {exc}") from None

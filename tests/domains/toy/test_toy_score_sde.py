@@ -108,6 +108,8 @@ def test_bad_input_is_one_line(runs, capsys):
     one_line_error(["likelihood", ve, "--sigma-min", "100"], capsys, "sigma_min")
     one_line_error(["likelihood", ve, "--exact", "--data", "nope:test"], capsys, "nope")
     one_line_error(["sample", ve, "--sampler", "pc", "--snr", "0"], capsys, "snr")
+    with pytest.raises(DomainError, match="unknown likelihood option: 'probs'.*'probes'"):
+        api.likelihood(ve, probs=2)  # a misspelt keyword names the close match
     one_line_error(
         ["sample", ve, "--sampler", "pc", "--corrector-steps", "-1"], capsys, "corrector"
     )
