@@ -46,6 +46,7 @@ from multigen.train.batches import resolve_device
 from multigen.train.data_report import skipped_records
 from multigen.train.lock import run_lock
 from multigen.train.trainer import Trainer
+from multigen.translate import TranslateResult, translate  # noqa: F401 - re-exported
 
 __all__ = [
     "train",

@@ -186,6 +186,12 @@ class GANMethod(Section):
         description="progressive growing (ProGAN): the fraction of train.steps over which the "
         "networks grow from 4x4 to full size with fade-in (0 = off; needs networks that grow)",
     )
+    l1_weight: float = Field(
+        0.0,
+        ge=0.0,
+        description="paired translation (pix2pix: 100): weight of the L1 distance between the "
+        "generated and the real target, added to the generator loss (needs paired data)",
+    )
 
 
 class ConsistencyMethod(Section):

@@ -402,6 +402,15 @@ class Domain:
         elif not cond.is_floating_point() or cond.shape[-1:] != (dim,) and cond.numel() != dim:
             raise DomainError(f"cond: this run is conditioned on {dim} properties (floats)")
 
+    def load_sources(self, path: Path, info: dict[str, Any]) -> tuple[Tensor, list[str]]:
+        """Paired (image-to-image) runs: the source files under ``path`` as conditions in
+        network scale, with a name per item (``multigen translate``). Default: refused."""
+        raise DomainError(f"domain {self.name!r} has no paired translation runs to translate with")
+
+    def export_named(self, samples: Any, names: list[str], out_dir: Path) -> list[Path]:
+        """Write translated samples, one file per source, named after it."""
+        raise DomainError(f"domain {self.name!r} cannot write translations")
+
     def reading(self, options: Mapping[str, Any]) -> dict[str, Any]:
         """The evaluation options that also apply while reading files."""
         return {k: v for k, v in options.items() if k in self.read_options}

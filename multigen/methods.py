@@ -269,6 +269,11 @@ class GAN(Method):
                         f"method.grow_until needs networks that grow (progan_generator, "
                         f"progan_discriminator); {role} {name!r} does not"
                     )
+        if cfg.l1_weight > 0 and not self.run.data.conditional:
+            raise DomainError(
+                "method.l1_weight compares the generator's output with its paired target: "
+                "it needs paired data fed as the condition (data.conditional: true)"
+            )
         self._ada_step = -1
 
     def _grow(self, models: dict[str, nn.Module], step: int) -> None:
@@ -409,6 +414,8 @@ class GAN(Method):
         fake = self._fake(models["generator"], batch, gens)
         logits = self._critic(models, batch, gens)(fake)
         loss = gan_losses.g_loss(cfg.loss, logits).mean()
+        if cfg.l1_weight > 0:  # pix2pix: L1 to the paired target (Isola et al. 2017)
+            loss = loss + cfg.l1_weight * (fake.float() - batch.x.float()).abs().mean()
         if not cfg.lazy_phases and cfg.pl_weight > 0 and step % cfg.pl_every == 0:
             loss = loss + self._pl_loss(models, batch, gens, step)
         return loss

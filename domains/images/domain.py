@@ -22,13 +22,16 @@ from multigen.domain import (
     unwrap_dataset,
 )
 
-from . import data
+from . import data, translation
 from .io import IMAGE_SUFFIXES, export_images
 from .metrics import OPTIONS, ImageSet, as_images, check_reference, evaluate_images
 from .networks.dcgan import build_discriminator, build_generator
 from .networks.dit import build_dit
+from .networks.pix2pix import build_discriminator as build_patch_discriminator
+from .networks.pix2pix import build_generator as build_pix2pix_generator
 from .networks.progan import build_discriminator as build_pg_discriminator
 from .networks.progan import build_generator as build_pg_generator
+from .networks.sr3 import build_sr3_unet
 from .networks.stylegan2 import build_discriminator as build_sg2_discriminator
 from .networks.stylegan2 import build_generator as build_sg2_generator
 from .networks.unet import build_unet
@@ -53,6 +56,18 @@ def _datasets() -> dict[str, DatasetSpec]:
             "(1|3), strict (true); uses PATH/<split>/ when present",
             data.load_folder_dataset,
             needs_path=True,
+        ),
+        "digits_sr": DatasetSpec(
+            "digits_sr",
+            "super-resolution pairs: digits at `size` (16) from their `factor` (4) times "
+            "area-downsampled copies; same split as digits (domains/images/translation.py)",
+            translation.sr_loader,
+        ),
+        "digits_edges": DatasetSpec(
+            "digits_edges",
+            "edges -> digit pairs: digits at `size` (16) from their binary stroke outlines; "
+            "same split as digits (domains/images/translation.py)",
+            translation.edges_loader,
         ),
         "npz": DatasetSpec(
             "npz",
@@ -83,6 +98,24 @@ def _networks() -> dict[str, NetworkSpec]:
             "discriminator",
             build_pg_discriminator,
             "ProGAN discriminator: grows with the generator, minibatch std, projection",
+        ),
+        "sr3_unet": NetworkSpec(
+            "sr3_unet",
+            "denoiser",
+            build_sr3_unet,
+            "SR3/Palette: the U-Net given the noisy target beside the (upsampled) source image",
+        ),
+        "pix2pix_generator": NetworkSpec(
+            "pix2pix_generator",
+            "generator",
+            build_pix2pix_generator,
+            "pix2pix U-Net: source image -> target, dropout as its only noise",
+        ),
+        "patchgan_discriminator": NetworkSpec(
+            "patchgan_discriminator",
+            "discriminator",
+            build_patch_discriminator,
+            "pix2pix PatchGAN: one logit per patch of the (source, target) pair",
         ),
         "stylegan2_generator": NetworkSpec(
             "stylegan2_generator",
@@ -128,6 +161,8 @@ class ImageDomain(Domain):
     def collate(self, items: Sequence[Any]) -> Batch:
         if isinstance(items[0], tuple | list):
             xs, ys = zip(*items)
+            if isinstance(ys[0], Tensor):  # image pairs: the source image is the condition
+                return Batch(torch.stack(list(xs)), None, torch.stack(list(ys)))
             return Batch(torch.stack(list(xs)), None, torch.tensor(ys, dtype=torch.long))
         return Batch(torch.stack(list(items)))
 
@@ -141,7 +176,33 @@ class ImageDomain(Domain):
             "sigma_data": SIGMA_DATA,
             "x0_clip": [-1.0, 1.0],  # images are the one domain whose x̂0 is clipped
             "dataset": ds.name,
+            **(translation.describe_pairs(ds) if isinstance(ds, translation.PairedDataset) else {}),
         }
+
+    def template(
+        self,
+        info: dict[str, Any],
+        n: int,
+        generator: torch.Generator,
+        cond: Tensor | None = None,
+        device: torch.device | str = "cpu",
+    ) -> Batch:
+        """Paired runs sampled without sources translate test-split sources drawn by the
+        sample's generator (the trainer's final samples); see translation.default_sources."""
+        if cond is None and translation.source_shape(info) is not None:
+            cond = translation.default_sources(info, [generator] * n)
+        return super().template(info, n, generator, cond, device)
+
+    def load_sources(self, path: Path, info: dict[str, Any]) -> tuple[Tensor, list[str]]:
+        """Source images to translate (a folder of PNG/JPEG, one image, or .npz) as conditions
+        in [-1, 1], with a name per image; refused in one line unless they have the shape the
+        run was trained on."""
+        images, names = translation.read_sources(Path(path), info)
+        return data.to_float(images), names
+
+    def export_named(self, samples: Any, names: list[str], out_dir: Path) -> list[Path]:
+        """Translations written as ``OUT/<name>.png``, one per source image."""
+        return translation.write_named(as_images(samples, "samples"), names, Path(out_dir))
 
     # ---- outputs ------------------------------------------------------------------------
     def decode(self, batch: Batch, info: dict[str, Any]) -> Tensor:
