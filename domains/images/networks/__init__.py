@@ -11,19 +11,21 @@ from torch import nn
 
 from multigen.domain import DomainError
 
-# what the data decides; a config's params may set everything else the network takes
-FROM_DATA = {"in_channels", "resolution", "num_classes", "cond_dim"}
+# what the data decides (a network takes those of these it names); params set the rest
+FROM_DATA = ("num_classes", "cond_dim")
 
 
 def build_square(cls: type[nn.Module], name: str, info: Mapping[str, Any], params: dict):
-    """An image denoiser ``cls(in_channels, resolution, num_classes, cond_dim, **params)`` for
-    the data's square images; unknown params are refused with the allowed ones."""
+    """``cls(channels, size, [num_classes], [cond_dim], **params)`` for the data's square
+    images: a denoiser, generator or discriminator whose first two parameters are the channel
+    count and the side; unknown params are refused with the allowed ones."""
     c, h, w = info["shape"]
     if h != w:
         raise DomainError(f"{name}: expects square images, got {h}x{w}")
-    known = set(inspect.signature(cls).parameters) - FROM_DATA
+    takes = list(inspect.signature(cls).parameters)
+    from_data = [k for k in FROM_DATA if k in takes]
+    known = set(takes[2:]) - set(from_data)
     unknown = sorted(set(params) - known)
     if unknown:
         raise DomainError(f"{name}: unknown params {unknown}; allowed: {sorted(known)}")
-    classes, cond_dim = int(info.get("num_classes", 0)), int(info.get("cond_dim", 0))
-    return cls(c, h, num_classes=classes, cond_dim=cond_dim, **params)
+    return cls(c, h, **{k: int(info.get(k, 0)) for k in from_data}, **params)

@@ -13,8 +13,11 @@ import math
 import torch
 from torch import Tensor, nn
 
+from multigen.adversarial.projection import add_class_projection
 from multigen.domain import DomainError
 from multigen.nn import ConditionEmbedding, Generator
+
+from . import build_square
 
 
 def _stages(size: int) -> int:
@@ -106,48 +109,19 @@ class DCGANDiscriminator(nn.Module):
         self.feat_dim = cin * 16
         self.out = sn(nn.Linear(self.feat_dim, 1))
         self.num_classes = num_classes if projection else 0
+        self.embed = None
         if self.num_classes:
             self.embed = sn(nn.Embedding(self.num_classes, self.feat_dim))
             nn.init.normal_(self.embed.weight, std=0.02)
 
     def forward(self, x: Tensor, cond: Tensor | None = None, mask: Tensor | None = None) -> Tensor:
         h = self.body(x).flatten(1)
-        logit = self.out(h).squeeze(1)
-        if self.num_classes and cond is not None:
-            known = cond >= 0
-            proj = (self.embed(cond.clamp(min=0).long()) * h).sum(1)
-            logit = logit + torch.where(known, proj, torch.zeros_like(proj))
-        return logit
-
-
-def _check(name: str, params: dict, cls: type, skip: set[str]) -> None:
-    import inspect
-
-    known = set(inspect.signature(cls).parameters) - skip
-    unknown = sorted(set(params) - known)
-    if unknown:
-        raise DomainError(f"{name}: unknown params {unknown}; allowed: {sorted(known)}")
+        return add_class_projection(self.out(h).squeeze(1), h, cond, self.embed)
 
 
 def build_generator(info: dict, **params) -> DCGANGenerator:
-    c, h, w = info["shape"]
-    if h != w:
-        raise DomainError(f"dcgan_generator: expects square images, got {h}x{w}")
-    skip = {"out_channels", "size", "num_classes", "cond_dim"}
-    _check("dcgan_generator", params, DCGANGenerator, skip)
-    return DCGANGenerator(
-        c,
-        h,
-        num_classes=int(info.get("num_classes", 0)),
-        cond_dim=int(info.get("cond_dim", 0)),
-        **params,
-    )
+    return build_square(DCGANGenerator, "dcgan_generator", info, params)
 
 
 def build_discriminator(info: dict, **params) -> DCGANDiscriminator:
-    c, h, w = info["shape"]
-    if h != w:
-        raise DomainError(f"dcgan_discriminator: expects square images, got {h}x{w}")
-    skip = {"in_channels", "size", "num_classes"}
-    _check("dcgan_discriminator", params, DCGANDiscriminator, skip)
-    return DCGANDiscriminator(c, h, num_classes=int(info.get("num_classes", 0)), **params)
+    return build_square(DCGANDiscriminator, "dcgan_discriminator", info, params)

@@ -25,7 +25,8 @@ from torch import Tensor, nn
 from multigen.domain import DomainError
 from multigen.nn import ConditionEmbedding, Generator
 
-from .stylegan2 import EqualConv2d, EqualLinear, _check_params, minibatch_stddev
+from . import build_square
+from .stylegan2 import DiscriminatorEpilogue, EqualConv2d, EqualLinear, _channels
 
 
 def _levels(size: int) -> int:
@@ -47,10 +48,6 @@ def growth(progress: float, levels: int) -> tuple[int, float]:
 
 def pixel_norm(x: Tensor, eps: float = 1e-8) -> Tensor:
     return x * (x.square().mean(1, keepdim=True) + eps).rsqrt()
-
-
-def _channels(res: int, base: int, cmax: int) -> int:
-    return max(1, min(base // res, cmax))
 
 
 class Growing(nn.Module):
@@ -146,15 +143,7 @@ class ProGANDiscriminator(Growing):
             )  # fmt: skip
             for i in range(1, levels + 1)
         )
-        self.mbstd_group = mbstd_group
-        c4 = ch[0]
-        self.conv = EqualConv2d(c4 + 1, c4, 3)
-        self.fc = EqualLinear(c4 * 16, c4, activation=True)
-        self.out = EqualLinear(c4, 1)
-        self.num_classes = num_classes if projection else 0
-        if self.num_classes:
-            self.embed = nn.Embedding(self.num_classes, c4)
-            nn.init.normal_(self.embed.weight, std=1 / math.sqrt(c4))
+        self.head = DiscriminatorEpilogue(ch[0], mbstd_group, num_classes if projection else 0)
 
     def forward(self, x: Tensor, cond: Tensor | None = None, mask: Tensor | None = None) -> Tensor:
         level, alpha = self.stage
@@ -169,35 +158,12 @@ class ProGANDiscriminator(Growing):
                 h = low.lerp(h, alpha)
             for i in range(level - 1, 0, -1):
                 h = self.blocks[i - 1](h)
-        h = self.conv(minibatch_stddev(h, self.mbstd_group))
-        h = self.fc(h.flatten(1))
-        logit = self.out(h).squeeze(1)
-        if self.num_classes and cond is not None:
-            known = cond >= 0
-            proj = (self.embed(cond.clamp(min=0).long()).to(h.dtype) * h).sum(1)
-            logit = logit + torch.where(known, proj, torch.zeros_like(proj))
-        return logit
+        return self.head(h, cond)
 
 
 def build_generator(info: dict, **params) -> ProGANGenerator:
-    c, h, w = info["shape"]
-    if h != w:
-        raise DomainError(f"progan_generator: expects square images, got {h}x{w}")
-    _check_params("progan_generator", ProGANGenerator, params,
-                  {"out_channels", "size", "num_classes", "cond_dim"})  # fmt: skip
-    return ProGANGenerator(
-        c,
-        h,
-        num_classes=int(info.get("num_classes", 0)),
-        cond_dim=int(info.get("cond_dim", 0)),
-        **params,
-    )
+    return build_square(ProGANGenerator, "progan_generator", info, params)
 
 
 def build_discriminator(info: dict, **params) -> ProGANDiscriminator:
-    c, h, w = info["shape"]
-    if h != w:
-        raise DomainError(f"progan_discriminator: expects square images, got {h}x{w}")
-    _check_params("progan_discriminator", ProGANDiscriminator, params,
-                  {"in_channels", "size", "num_classes"})  # fmt: skip
-    return ProGANDiscriminator(c, h, num_classes=int(info.get("num_classes", 0)), **params)
+    return build_square(ProGANDiscriminator, "progan_discriminator", info, params)

@@ -20,16 +20,18 @@ for GPUs (see PRESETS).
 
 from __future__ import annotations
 
-import inspect
 import math
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from multigen.adversarial.projection import add_class_projection
 from multigen.adversarial.style import StyleGenerator
 from multigen.domain import DomainError
 from multigen.nn import ConditionEmbedding
+
+from . import build_square
 
 SQRT2 = math.sqrt(2.0)
 
@@ -293,6 +295,26 @@ def minibatch_stddev(x: Tensor, group: int, channels: int = 1) -> Tensor:
     return torch.cat([x, y.to(x.dtype)], dim=1)
 
 
+class DiscriminatorEpilogue(nn.Module):
+    """The 4×4 end of the StyleGAN2 and ProGAN discriminators: minibatch std → 3×3 conv →
+    dense → logit, plus the class projection."""
+
+    def __init__(self, channels: int, mbstd_group: int, num_classes: int = 0):
+        super().__init__()
+        self.mbstd_group = mbstd_group
+        self.conv = EqualConv2d(channels + 1, channels, 3)
+        self.fc = EqualLinear(channels * 16, channels, activation=True)
+        self.out = EqualLinear(channels, 1)
+        self.embed = None
+        if num_classes:
+            self.embed = nn.Embedding(num_classes, channels)
+            nn.init.normal_(self.embed.weight, std=1 / math.sqrt(channels))
+
+    def forward(self, h: Tensor, cond: Tensor | None) -> Tensor:
+        h = self.fc(self.conv(minibatch_stddev(h, self.mbstd_group)).flatten(1))
+        return add_class_projection(self.out(h).squeeze(1), h, cond, self.embed)
+
+
 class ResBlock(nn.Module):
     def __init__(self, inp: int, out: int):
         super().__init__()
@@ -324,36 +346,14 @@ class StyleGAN2Discriminator(nn.Module):
         self.fromrgb = EqualConv2d(in_channels, ch[size], 1)
         self.blocks = nn.Sequential(*[ResBlock(ch[2**k], ch[2 ** (k - 1)])
                                       for k in range(levels, 2, -1)])  # fmt: skip
-        self.mbstd_group = mbstd_group
-        c4 = ch[4]
-        self.conv = EqualConv2d(c4 + 1, c4, 3)
-        self.fc = EqualLinear(c4 * 16, c4, activation=True)
-        self.out = EqualLinear(c4, 1)
-        self.num_classes = num_classes if projection else 0
-        if self.num_classes:
-            self.embed = nn.Embedding(self.num_classes, c4)
-            nn.init.normal_(self.embed.weight, std=1 / math.sqrt(c4))
+        self.head = DiscriminatorEpilogue(ch[4], mbstd_group, num_classes if projection else 0)
 
     def forward(self, x: Tensor, cond: Tensor | None = None, mask: Tensor | None = None) -> Tensor:
-        h = self.blocks(self.fromrgb(x))
-        h = self.conv(minibatch_stddev(h, self.mbstd_group))
-        h = self.fc(h.flatten(1))
-        logit = self.out(h).squeeze(1)
-        if self.num_classes and cond is not None:
-            known = cond >= 0
-            proj = (self.embed(cond.clamp(min=0).long()).to(h.dtype) * h).sum(1)
-            logit = logit + torch.where(known, proj, torch.zeros_like(proj))
-        return logit
+        return self.head(self.blocks(self.fromrgb(x)), cond)
 
 
-def _check_params(name: str, cls: type, params: dict, skip: set[str]) -> None:
-    known = set(inspect.signature(cls).parameters) - skip
-    unknown = sorted(set(params) - known)
-    if unknown:
-        raise DomainError(f"{name}: unknown params {unknown}; allowed: {sorted(known)}")
-
-
-def _params(name: str, cls: type, params: dict, keys: tuple[str, ...], skip: set[str]) -> dict:
+def _preset(name: str, params: dict, keys: tuple[str, ...]) -> dict:
+    """``params`` over the named preset's values for ``keys`` (a config's ``preset``)."""
     params = dict(params)
     preset = params.pop("preset", None)
     if preset is not None:
@@ -361,37 +361,14 @@ def _params(name: str, cls: type, params: dict, keys: tuple[str, ...], skip: set
             raise DomainError(f"{name}: unknown preset {preset!r}; choose one of: "
                               f"{', '.join(PRESETS)}")  # fmt: skip
         params = {**{k: v for k, v in PRESETS[preset].items() if k in keys}, **params}
-    known = set(inspect.signature(cls).parameters) - skip
-    unknown = sorted(set(params) - known)
-    if unknown:
-        raise DomainError(
-            f"{name}: unknown params {unknown}; allowed: {sorted(known | {'preset'})}"
-        )
     return params
 
 
-def _square(name: str, info: dict) -> tuple[int, int]:
-    c, h, w = info["shape"]
-    if h != w:
-        raise DomainError(f"{name}: expects square images, got {h}x{w}")
-    return c, h
-
-
 def build_generator(info: dict, **params) -> StyleGAN2Generator:
-    c, size = _square("stylegan2_generator", info)
-    skip = {"out_channels", "size", "num_classes", "cond_dim"}
-    params = _params("stylegan2_generator", StyleGAN2Generator, params, GEN_KEYS, skip)
-    return StyleGAN2Generator(
-        c,
-        size,
-        num_classes=int(info.get("num_classes", 0)),
-        cond_dim=int(info.get("cond_dim", 0)),
-        **params,
-    )
+    params = _preset("stylegan2_generator", params, GEN_KEYS)
+    return build_square(StyleGAN2Generator, "stylegan2_generator", info, params)
 
 
 def build_discriminator(info: dict, **params) -> StyleGAN2Discriminator:
-    c, size = _square("stylegan2_discriminator", info)
-    skip = {"in_channels", "size", "num_classes"}
-    params = _params("stylegan2_discriminator", StyleGAN2Discriminator, params, DISC_KEYS, skip)
-    return StyleGAN2Discriminator(c, size, num_classes=int(info.get("num_classes", 0)), **params)
+    params = _preset("stylegan2_discriminator", params, DISC_KEYS)
+    return build_square(StyleGAN2Discriminator, "stylegan2_discriminator", info, params)
