@@ -1,6 +1,27 @@
-"""A tiny toy run config shared by the engine's training tests."""
+"""Tiny runs shared by the tests: a toy run config, and the overrides that make any shipped
+config train, sample and score in seconds."""
 
 import copy
+from pathlib import Path
+
+CONFIGS = Path(__file__).resolve().parents[2] / "configs"
+# a U-Net small enough for a few CPU steps on digits
+TINY_UNET = "{channels: 8, channel_mult: [1, 2], num_res_blocks: 1, attn_resolutions: []}"
+
+
+def quick_overrides(
+    steps: int, batch: int, samples: int, eval_samples: int, sample_steps: int | None = None
+) -> list[str]:
+    """``--set`` strings for a few quiet training steps and small sample/evaluation draws."""
+    out = [
+        f"train.steps={steps}",
+        "train.progress=false",
+        "train.tensorboard=false",
+        f"data.batch_size={batch}",
+        f"sample.n={samples}",
+        f"eval.n_samples={eval_samples}",
+    ]
+    return out + ([f"sample.steps={sample_steps}"] if sample_steps else [])
 
 
 def tiny_config(method: str = "flow", steps: int = 6, **train) -> dict:

@@ -1,15 +1,16 @@
 """Train -> sample -> evaluate through multigen.api for every method, a few steps each."""
 
 import json
-from pathlib import Path
 
 import pytest
 import torch
 
 api = pytest.importorskip("multigen.api")
 
-CONFIGS = Path(__file__).resolve().parents[3] / "configs" / "images"
-TINY_UNET = "{channels: 8, channel_mult: [1, 2], num_res_blocks: 1, attn_resolutions: []}"
+from tests.train.helpers import CONFIGS as BASE  # noqa: E402
+from tests.train.helpers import TINY_UNET, quick_overrides  # noqa: E402
+
+CONFIGS = BASE / "images"
 
 
 @pytest.fixture(scope="module")
@@ -23,13 +24,7 @@ def eval_opts(tmp_path_factory):
 
 def overrides(method: str, opts: dict) -> list[str]:
     common = [
-        "train.steps=3",
-        "train.progress=false",
-        "train.tensorboard=false",
-        "data.batch_size=16",
-        "sample.n=8",
-        "sample.steps=3",
-        "eval.n_samples=12",
+        *quick_overrides(steps=3, batch=16, samples=8, eval_samples=12, sample_steps=3),
         f"eval.options={json.dumps(opts)}",
     ]
     if method == "gan":

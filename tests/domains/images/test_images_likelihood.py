@@ -1,15 +1,15 @@
 """Bits per dimension of 8-bit images under a (tiny, barely trained) diffusion run."""
 
 import math
-from pathlib import Path
 
 import pytest
 
 from multigen import api
 from multigen.domain import DomainError
+from tests.train.helpers import CONFIGS as BASE
+from tests.train.helpers import TINY_UNET, quick_overrides
 
-CONFIGS = Path(__file__).resolve().parents[3] / "configs" / "images"
-TINY_UNET = "{channels: 8, channel_mult: [1, 2], num_res_blocks: 1, attn_resolutions: []}"
+CONFIGS = BASE / "images"
 
 
 def test_likelihood_bits_per_dim_on_digits(tmp_path):
@@ -17,13 +17,7 @@ def test_likelihood_bits_per_dim_on_digits(tmp_path):
         CONFIGS / "digits_edm.yaml",
         out=tmp_path / "run",
         overrides=[
-            "train.steps=3",
-            "train.progress=false",
-            "train.tensorboard=false",
-            "data.batch_size=16",
-            "sample.n=8",
-            "sample.steps=3",
-            "eval.n_samples=12",
+            *quick_overrides(steps=3, batch=16, samples=8, eval_samples=12, sample_steps=3),
             "eval.options={classifier_steps: 100, kid_subsets: 5}",
             f"model.params={TINY_UNET}",
         ],

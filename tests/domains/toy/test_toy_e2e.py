@@ -5,23 +5,20 @@ Needs the engine (multigen.api); small networks and 30 steps keep each case to s
 
 import json
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 api = pytest.importorskip("multigen.api")
 
-CONFIGS = Path(__file__).resolve().parents[3] / "configs" / "toy"
+from tests.train.helpers import CONFIGS as BASE  # noqa: E402
+from tests.train.helpers import quick_overrides  # noqa: E402
+
+CONFIGS = BASE / "toy"
 FAST = [
-    "train.steps=30",
-    "train.progress=false",
-    "train.tensorboard=false",
+    *quick_overrides(steps=30, batch=64, samples=64, eval_samples=64),
     "train.checkpoint_every=30",
-    "sample.n=64",
-    "eval.n_samples=64",
     "data.params={n: 512}",
-    "data.batch_size=64",
 ]
 SMALL_NET = {
     "ddpm": ["model.params={width: 32, depth: 1}"],

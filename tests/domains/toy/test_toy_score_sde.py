@@ -3,7 +3,6 @@ samplers -> evaluate -> likelihood, and the bad inputs each give one line."""
 
 import json
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,18 +10,14 @@ import pytest
 from multigen import api
 from multigen.cli import main
 from multigen.domain import DomainError
+from tests.train.helpers import CONFIGS as BASE
+from tests.train.helpers import quick_overrides
 
-CONFIGS = Path(__file__).resolve().parents[3] / "configs" / "toy"
+CONFIGS = BASE / "toy"
 FAST = [
-    "train.steps=30",
-    "train.progress=false",
-    "train.tensorboard=false",
+    *quick_overrides(steps=30, batch=64, samples=64, eval_samples=64, sample_steps=10),
     "train.checkpoint_every=30",
-    "sample.n=64",
-    "sample.steps=10",
-    "eval.n_samples=64",
     "data.params={n: 512}",
-    "data.batch_size=64",
     "model.params={width: 32, depth: 1}",
 ]
 
