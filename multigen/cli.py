@@ -92,6 +92,29 @@ def cmd_sample(args: argparse.Namespace) -> None:
     print(f"{len(res.batch)} samples ({res.nfe} NFE) in {res.seconds:.2f} s -> {out}")
 
 
+def cmd_translate(args: argparse.Namespace) -> None:
+    from multigen import api
+    from multigen.config import SampleConfig
+
+    if args.input and args.input_flag and args.input != args.input_flag:
+        raise DomainError("translate takes the input folder once (INPUT or --input), not both")
+    source = args.input or args.input_flag
+    if not source:
+        raise DomainError("translate needs the folder of source images: INPUT or --input DIR")
+    out = args.out or Path(args.run) / "translations"
+    options = {k: getattr(args, k) for k in SampleConfig.model_fields}
+    res = api.translate(
+        args.run,
+        source,
+        out=out,
+        checkpoint=args.checkpoint,
+        device=args.device,
+        weights=args.weights,
+        **options,
+    )
+    print(f"{len(res.names)} translations ({res.nfe} NFE) in {res.seconds:.2f} s -> {out}")
+
+
 def cmd_evaluate(args: argparse.Namespace) -> None:
     from multigen import api
     from multigen.options import parse_key_values
@@ -270,6 +293,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     s.add_argument("--out")
 
+    tr = sub.add_parser(
+        "translate", help="translate a folder of source images with a paired (image-to-image) run"
+    )
+    tr.add_argument("run", help="run folder trained on pairs (e.g. configs/images/digits_sr_*)")
+    tr.add_argument("input", nargs="?", help="folder of source images (or --input)")
+    tr.add_argument("--input", dest="input_flag", metavar="DIR", help="same as INPUT")
+    tr.add_argument("--out", help="output folder (default RUN/translations); OUT/<name>.png")
+    _add_options(tr, SampleConfig)  # --steps, --sampler, --seed, … (--n is refused)
+    tr.add_argument("--checkpoint", default="latest", help="latest, best or a checkpoint folder")
+    tr.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    tr.add_argument("--weights", default="ema", choices=["ema", "raw"])
+
     e = sub.add_parser("evaluate", help="score sample files against a reference")
     e.add_argument("--domain")
     e.add_argument("--samples", help="sample files (or a dataset NAME:split as the data row)")
@@ -350,6 +385,7 @@ COMMANDS = {
     "info": cmd_info,
     "train": cmd_train,
     "sample": cmd_sample,
+    "translate": cmd_translate,
     "evaluate": cmd_evaluate,
     "likelihood": cmd_likelihood,
     "data": cmd_data,
