@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 import zlib
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -120,6 +121,32 @@ def _generate(classes: list[str], split: str, per_class: int, n_points: int, see
     return np.stack(clouds), np.asarray(labels)
 
 
+@dataclass(frozen=True)
+class CloudOptions:
+    """How read clouds become items; what every shapes data factory passes on."""
+
+    n_points: int = 2048
+    normalization: str = "global"
+    stats: dict | None = None
+    seed: int = 0
+    labels: bool = False  # items carry the class label
+
+    def dataset(self, points, label_ids, class_names, split, names=None, skipped=None):
+        return PointCloudSet(
+            points,
+            np.asarray(label_ids),
+            class_names,
+            n_points=self.n_points,
+            normalization=self.normalization,
+            stats=self.stats,
+            train=split == "train",
+            names=names,
+            skipped=skipped,
+            seed=self.seed,
+            use_labels=self.labels,
+        )
+
+
 def embedded(
     path: Path | None,
     split: str = "train",
@@ -168,17 +195,8 @@ def embedded(
             seed=seed,
             cache=cache,
         ).stats
-    return PointCloudSet(
-        points,
-        labels_arr,
-        classes,
-        n_points=n_points,
-        normalization=normalization,
-        stats=stats,
-        train=split == "train",
-        seed=seed,
-        use_labels=labels,
-    )
+    opts = CloudOptions(n_points, normalization, stats, seed, labels)
+    return opts.dataset(points, labels_arr, classes, split)
 
 
 # ---- folders --------------------------------------------------------------------------------
@@ -215,24 +233,19 @@ def _folder_files(root: Path, suffixes: set[str], split: str, test_fraction: flo
 
 
 def _load_folder(
-    root,
-    split,
+    root: Path,
+    split: str,
     reader,
-    suffixes,
-    *,
-    n_points,
-    oversample,
-    normalization,
-    stats,
-    strict,
-    test_fraction,
-    seed,
-    what,
-    labels,
-):
+    suffixes: set[str],
+    what: str,
+    opts: CloudOptions,
+    oversample: int,
+    test_fraction: float,
+    strict: bool,
+) -> PointCloudSet:
     pairs = _folder_files(root, suffixes, split, test_fraction)
     class_names = sorted({c for _, c in pairs})
-    total = n_points * oversample
+    total = opts.n_points * oversample
 
     def read(f: Path) -> np.ndarray:
         if f.suffix.lower() not in suffixes:
@@ -248,19 +261,7 @@ def _load_folder(
     if not clouds:
         detail = "; ".join(f"{f}: {r}" for f, r in skipped[:3])
         raise DomainError(f"{root}: no usable {what} files for split {split!r} ({detail})")
-    return PointCloudSet(
-        np.stack(clouds),
-        np.asarray(label_ids),
-        class_names,
-        n_points=n_points,
-        normalization=normalization,
-        stats=stats,
-        train=split == "train",
-        names=names,
-        skipped=skipped,
-        seed=seed,
-        use_labels=labels,
-    )
+    return opts.dataset(np.stack(clouds), label_ids, class_names, split, names, skipped)
 
 
 def mesh_folder(
@@ -292,20 +293,10 @@ def mesh_folder(
         )
         return meshes.sample_surface(mesh, total, seed=seed * 7919 + file_seed)
 
+    opts = CloudOptions(n_points, normalization, stats, seed, labels)
+    suffixes = meshes.MESH_SUFFIXES
     return _load_folder(
-        Path(path),
-        split,
-        read,
-        meshes.MESH_SUFFIXES,
-        n_points=n_points,
-        oversample=oversample,
-        normalization=normalization,
-        stats=stats,
-        strict=strict,
-        test_fraction=test_fraction,
-        seed=seed,
-        what="mesh",
-        labels=labels,
+        Path(path), split, read, suffixes, "mesh", opts, oversample, test_fraction, strict
     )
 
 
@@ -328,18 +319,8 @@ def pointcloud_folder(
         pts = io.read_points(f)
         return io.resample(pts, total, np.random.default_rng([seed, file_seed]))
 
+    opts = CloudOptions(n_points, normalization, stats, seed, labels)
+    suffixes = io.POINT_SUFFIXES
     return _load_folder(
-        Path(path),
-        split,
-        read,
-        io.POINT_SUFFIXES,
-        n_points=n_points,
-        oversample=oversample,
-        normalization=normalization,
-        stats=stats,
-        strict=strict,
-        test_fraction=test_fraction,
-        seed=seed,
-        what="point-cloud",
-        labels=labels,
+        Path(path), split, read, suffixes, "point-cloud", opts, oversample, test_fraction, strict
     )

@@ -11,7 +11,7 @@ from multigen.domain import DomainError
 from multigen.fileio import read_each
 
 from . import io
-from .data import SPLITS, PointCloudSet
+from .data import SPLITS, CloudOptions, PointCloudSet
 
 # PointFlow's category names for the ShapeNetCore.v2 synsets it uses most.
 SYNSETS = {
@@ -98,16 +98,5 @@ def pc15k(
             normalization="global",
             max_shapes=max_shapes,
         ).stats
-    return PointCloudSet(
-        points,
-        np.asarray(label_ids),
-        class_names,
-        n_points=n_points,
-        normalization=normalization,
-        stats=stats,
-        train=split == "train",
-        names=names,
-        skipped=skipped,
-        seed=seed,
-        use_labels=labels,
-    )
+    opts = CloudOptions(n_points, normalization, stats, seed, labels)
+    return opts.dataset(points, label_ids, class_names, split, names, skipped)
