@@ -24,15 +24,31 @@ def list_audio_files(root: Path) -> list[Path]:
     return sorted(p for p in root.rglob("*") if p.suffix.lower() in AUDIO_EXTENSIONS)
 
 
+MAX_FRAMES = 1 << 27  # ~47 min at 48 kHz; a longer file is refused, not decoded into memory
+_BLOCK = 1 << 20
+
+
 def read_audio(path: Path) -> tuple[np.ndarray, int]:
-    """Read a file as float32 ``[channels, frames]`` and its sample rate; bad files raise."""
+    """Read a file as float32 ``[channels, frames]`` and its sample rate; bad files raise.
+    Decoded block by block: the frame count a header declares is never trusted (a FLAC
+    STREAMINFO can claim 10^10 samples in a few bytes)."""
+    blocks, total = [], 0
     try:
-        data, rate = sf.read(str(path), dtype="float32", always_2d=True)
+        with sf.SoundFile(str(path)) as fh:
+            rate = fh.samplerate
+            while total <= MAX_FRAMES:
+                block = fh.read(_BLOCK, dtype="float32", always_2d=True)
+                blocks.append(block)
+                total += len(block)
+                if len(block) < _BLOCK:
+                    break
     except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as exc:
         raise DomainError(
             f"{path}: cannot decode audio ({exc}); supported: WAV, FLAC, OGG/Vorbis, Opus"
         ) from None
-    data = data.T
+    if total > MAX_FRAMES:
+        raise DomainError(f"{path}: longer than {MAX_FRAMES} frames; cut it into clips first")
+    data = np.concatenate(blocks).T
     if data.shape[1] == 0:
         raise DomainError(f"{path}: zero-length audio (no samples)")
     if not np.isfinite(data).all():

@@ -81,6 +81,17 @@ def test_npz_member_declaring_a_huge_shape_is_refused(tmp_path):
         BY_NAME["images/npz"].read(path)
 
 
+def test_flac_declaring_billions_of_samples_is_decoded_as_it_is(tmp_path):
+    # STREAMINFO's 36-bit sample count (file bytes 18-25, low bits) set to 2^36 - 1: the
+    # reader used to allocate that many frames before decoding (the fuzz record's 45.5 GiB)
+    data = bytearray(seed_bytes("audio/flac"))
+    assert data[:4] == b"fLaC"
+    field = int.from_bytes(data[18:26], "big") | ((1 << 36) - 1)
+    data[18:26] = field.to_bytes(8, "big")
+    path = write(tmp_path, "liar.flac", bytes(data))
+    assert check(BY_NAME["audio/flac"].read, path) in ("ok", "refused")
+
+
 def test_object_npy_is_refused_without_unpickling(tmp_path):
     path = tmp_path / "obj.npy"
     np.save(path, np.array([{"a": 1}], dtype=object), allow_pickle=True)
