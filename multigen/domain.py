@@ -20,11 +20,8 @@ Conventions every domain follows (see DESIGN.md §2-3):
 
 from __future__ import annotations
 
-import contextlib
-import contextvars
-import functools
 import re
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, ClassVar
@@ -32,7 +29,11 @@ from typing import Any, ClassVar
 import torch
 from torch import Tensor
 
+from multigen.datainfo import DataInfo as DataInfo
 from multigen.diffusion.ot import ot_pair
+from multigen.errors import DomainError as DomainError
+from multigen.errors import option_hint as option_hint
+from multigen.errors import options_spelled as options_spelled
 from multigen.options import keyword_names, refuse_unknown
 from multigen.randomness import randn
 
@@ -127,109 +128,6 @@ class NetworkSpec:
     role: str
     builder: Callable[..., torch.nn.Module]
     description: str = ""
-
-
-class DomainError(ValueError):
-    """Bad input a user can act on (missing folder, corrupt file, bad option)."""
-
-
-# How the command in use spells an option, so a reader's message names the switch that
-# applies there: ``data.params.{}`` while training data loads, ``eval.options.{}`` for a
-# run's reference, ``--option {}`` in ``multigen evaluate``; plain ``{}`` from Python.
-_OPTION_SPELLING: contextvars.ContextVar[str] = contextvars.ContextVar("options", default="{}")
-
-
-@contextlib.contextmanager
-def options_spelled(template: str) -> Iterator[None]:
-    """Within the block, :func:`option_hint` spells options with ``template``."""
-    token = _OPTION_SPELLING.set(template)
-    try:
-        yield
-    finally:
-        _OPTION_SPELLING.reset(token)
-
-
-def option_hint(assignment: str) -> str:
-    """``"check_manifold=false"`` as the command in use takes it."""
-    return _OPTION_SPELLING.get().format(assignment)
-
-
-TYPED_INFO = ("shape", "num_classes", "cond_dim", "sigma_data", "x0_clip")
-
-
-@dataclass(frozen=True, eq=False)
-class DataInfo(Mapping[str, Any]):
-    """What a run learned from its training data that sampling needs later; stored in every
-    checkpoint's ``meta.json``. The engine reads the typed fields; a domain keeps its own
-    statistics (atom-count histograms, normalisers, class names…) in ``extra``. Read by key
-    (``info["shape"]``, ``info.get("n_nodes_hist")``) it is the JSON it is stored as, so a
-    domain's code and a plain dict in a test work alike.
-    """
-
-    shape: tuple[int, ...]
-    num_classes: int = 0  # class labels the network is conditioned on (0 = none)
-    cond_dim: int = 0  # length of a property vector it is conditioned on (0 = none)
-    sigma_data: float = 0.5  # data std in network scale (EDM preconditioning)
-    x0_clip: tuple[float, float] | None = None  # samplers clip x̂0 to this (images only)
-    extra: Mapping[str, Any] = field(default_factory=dict)
-
-    @classmethod
-    def of(cls, info: Mapping[str, Any]) -> DataInfo:
-        """A DataInfo from a domain's ``describe()`` dict or a checkpoint's ``meta["info"]``."""
-        if isinstance(info, DataInfo):
-            return info
-        if not isinstance(info, Mapping) or "shape" not in info:
-            raise DomainError(
-                "the data description must be a mapping with a 'shape' (Domain.describe gives "
-                f"it; a checkpoint stores it in meta.json), got {type(info).__name__}"
-            )
-        clip = info.get("x0_clip")
-        try:
-            return cls(
-                shape=tuple(int(s) for s in info["shape"]),
-                num_classes=int(info.get("num_classes") or 0),
-                cond_dim=int(info.get("cond_dim") or 0),
-                sigma_data=float(info.get("sigma_data") or 0.5),
-                x0_clip=None if clip is None else (float(clip[0]), float(clip[1])),
-                extra={k: v for k, v in info.items() if k not in TYPED_INFO},
-            )
-        except (TypeError, ValueError, IndexError, OverflowError) as exc:  # int(inf): Overflow
-            raise DomainError(f"the data description has a malformed field ({exc})") from None
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready, as stored in ``meta.json``."""
-        out: dict[str, Any] = {
-            "shape": list(self.shape),
-            "num_classes": self.num_classes,
-            "cond_dim": self.cond_dim,
-            "sigma_data": self.sigma_data,
-        }
-        if self.x0_clip is not None:
-            out["x0_clip"] = list(self.x0_clip)
-        return {**out, **self.extra}
-
-    def without_conditions(self) -> DataInfo:
-        """The run does not feed labels/properties to its network (``data.conditional``
-        false); the data's own class count is kept as ``data_num_classes``."""
-        extra = {**self.extra, "data_num_classes": self.num_classes}
-        return replace(self, num_classes=0, cond_dim=0, extra=extra)
-
-    @property
-    def conditional(self) -> bool:
-        return bool(self.num_classes or self.cond_dim)
-
-    @functools.cached_property
-    def _as_dict(self) -> dict[str, Any]:  # built once: domains read keys once per sample
-        return self.to_dict()
-
-    def __getitem__(self, key: str) -> Any:
-        return self._as_dict[key]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._as_dict)
-
-    def __len__(self) -> int:
-        return len(self._as_dict)
 
 
 @dataclass

@@ -8,6 +8,8 @@ import inspect
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
+from multigen.errors import DomainError
+
 
 def keyword_names(fn: Callable[..., Any], skip: Sequence[str] = ()) -> list[str] | None:
     """The keyword arguments ``fn`` takes (None when it takes any: a ``**kwargs``)."""
@@ -30,8 +32,6 @@ def refuse_unknown(what: str, given: Iterable[str], valid: Iterable[str] | None)
     unknown = [k for k in given if k not in valid]
     if not unknown:
         return
-    from multigen.domain import DomainError  # domain.py imports this module
-
     guess = difflib.get_close_matches(unknown[0], valid, n=1)
     hint = f" (did you mean {guess[0]!r}?)" if guess else ""
     listed = ", ".join(valid) or "none"
@@ -42,8 +42,6 @@ def parse_key_values(pairs: Iterable[str] | None, flag: str = "--option") -> dic
     """``["k=v", ...]`` from the command line as a dict, each value read as YAML (numbers,
     booleans, lists); a pair without ``=`` or a key is refused naming ``flag``."""
     import yaml
-
-    from multigen.domain import DomainError
 
     options = {}
     for pair in pairs or []:
