@@ -110,9 +110,12 @@ def cmd_translate(args: argparse.Namespace) -> None:
         checkpoint=args.checkpoint,
         device=args.device,
         weights=args.weights,
+        targets=args.targets,
         **options,
     )
     print(f"{len(res.names)} translations ({res.nfe} NFE) in {res.seconds:.2f} s -> {out}")
+    if res.scores is not None:
+        _print_table(f"{out} vs {args.targets}", res.scores)
 
 
 def cmd_evaluate(args: argparse.Namespace) -> None:
@@ -300,6 +303,7 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("input", nargs="?", help="folder of source images (or --input)")
     tr.add_argument("--input", dest="input_flag", metavar="DIR", help="same as INPUT")
     tr.add_argument("--out", help="output folder (default RUN/translations); OUT/<name>.png")
+    tr.add_argument("--targets", metavar="DIR", help="paired targets (same names): PSNR, SSIM")
     _add_options(tr, SampleConfig)  # --steps, --sampler, --seed, … (--n is refused)
     tr.add_argument("--checkpoint", default="latest", help="latest, best or a checkpoint folder")
     tr.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])

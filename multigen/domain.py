@@ -305,6 +305,10 @@ class Domain:
         network scale, with a name per item (``multigen translate``). Default: refused."""
         raise DomainError(f"domain {self.name!r} has no paired translation runs to translate with")
 
+    def score_pairs(self, samples: Any, names: list[str], targets: Path) -> dict[str, float]:
+        """Score translations against their paired targets (files named like the sources)."""
+        raise DomainError(f"domain {self.name!r} has no paired metrics")
+
     def export_named(self, samples: Any, names: list[str], out_dir: Path) -> list[Path]:
         """Write translated samples, one file per source, named after it."""
         raise DomainError(f"domain {self.name!r} cannot write translations")

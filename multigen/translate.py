@@ -29,6 +29,7 @@ class TranslateResult:
     batch: Batch  # network-scale states
     seconds: float
     nfe: int
+    scores: dict[str, float] | None = None  # against the paired targets, when given
 
 
 def translate(
@@ -38,13 +39,16 @@ def translate(
     checkpoint: str = "latest",
     device: str = "auto",
     weights: str = "ema",
+    targets: str | Path | None = None,
     **options: Any,
 ) -> TranslateResult:
     """Translate every source under ``input`` (images: a folder of PNG/JPEG, one image or a
     .npz) with the paired run ``run_dir`` (a folder or a loaded run) and, when ``out`` is
     given, write one file per source there under the source's name. ``options``: sampling
     options (``sampler``, ``steps``, ``schedule``, ``guidance``, ``seed``, ``batch_size``…);
-    the number of outputs is the number of sources."""
+    the number of outputs is the number of sources. ``targets``: a folder holding each
+    source's paired target under the source's name; the result then carries the domain's
+    paired scores (images: PSNR, SSIM)."""
     from multigen import api
     from multigen.methods import nfe
 
@@ -61,6 +65,8 @@ def translate(
             "false), so it does not translate"
         )
     cond, names = run.domain.load_sources(Path(input), run.info)
+    if targets is not None and not Path(targets).is_dir():
+        raise DomainError(f"targets folder not found: {targets}")
     given = {k: v for k, v in options.items() if v is not None}
     unknown = sorted(set(given) - set(SampleConfig.model_fields))
     if unknown:
@@ -105,10 +111,11 @@ def translate(
     files: list[Path] = []
     if out is not None:
         files = run.domain.export_named(samples, names, Path(out))
+    scores = None if targets is None else run.domain.score_pairs(samples, names, Path(targets))
     steps = nfe(
         run.method,
         sample_options.sampler,
         sample_options.steps,
         corrector_steps=sample_options.corrector_steps,
     )
-    return TranslateResult(samples, names, files, batch, seconds, steps)
+    return TranslateResult(samples, names, files, batch, seconds, steps, scores)

@@ -200,6 +200,12 @@ class ImageDomain(Domain):
         images, names = translation.read_sources(Path(path), info)
         return data.to_float(images), names
 
+    def score_pairs(self, samples: Any, names: list[str], targets: Path) -> dict[str, float]:
+        """PSNR (dB) and SSIM of translations against ``targets/<name>.png``."""
+        outputs = as_images(samples, "samples")
+        paired = translation.read_targets(names, Path(targets), outputs.shape[1:])
+        return translation.paired_scores(outputs, paired)
+
     def export_named(self, samples: Any, names: list[str], out_dir: Path) -> list[Path]:
         """Translations written as ``OUT/<name>.png``, one per source image."""
         return translation.write_named(as_images(samples, "samples"), names, Path(out_dir))

@@ -209,6 +209,30 @@ def write_named(images: Tensor, names: Sequence[str], out_dir: Path) -> list[Pat
     return [write_png(img, Path(out_dir) / f"{name}.png") for img, name in zip(images, names)]
 
 
+def read_targets(names: Sequence[str], folder: Path, shape: Sequence[int]) -> Tensor:
+    """The paired target of each output: ``folder/<name>.png`` (or .jpg/.jpeg), uint8 of
+    ``shape``; a missing or differently shaped target is refused naming its file."""
+    from .io import IMAGE_SUFFIXES, read_image
+
+    if not folder.is_dir():
+        raise DomainError(f"targets folder not found: {folder}")
+    images = []
+    for name in names:
+        file = next(
+            (folder / f"{name}{s}" for s in IMAGE_SUFFIXES if (folder / f"{name}{s}").is_file()),
+            None,
+        )
+        if file is None:
+            raise DomainError(f"no target for source {name!r}: expected {folder / name}.png")
+        image = read_image(file)
+        if tuple(image.shape) != tuple(shape):
+            raise DomainError(
+                f"{file}: target of shape {list(image.shape)}, the outputs are {list(shape)}"
+            )
+        images.append(image)
+    return torch.stack(images)
+
+
 def upsample_source(source: Tensor, size: int) -> Tensor:
     """A source condition (float, [-1, 1]) at the target size: bicubic, clamped."""
     if source.shape[-1] == size and source.shape[-2] == size:

@@ -79,6 +79,11 @@ def test_train_translate_evaluate(method, runs, sources, tmp_path, capsys):
     assert torch.equal(written.images, res.samples[3:])  # the CLI wrote the same outputs
     scores = T.paired_scores(res.samples, targets)
     assert np.isfinite(scores["psnr"]) and -1 <= scores["ssim"] <= 1
+    target_dir = tmp_path / "targets"
+    T.write_named(targets, names, target_dir)
+    scored = api.translate(run, root, steps=3, targets=target_dir)
+    assert scored.scores == pytest.approx(scores)
+    assert T.paired_scores(targets, targets)["ssim"] == pytest.approx(1.0)
     if method == "diffusion":  # the source matters: another source, another output
         other = api.translate(run, root / "sub", steps=3)
         assert not torch.equal(other.samples, res.samples[:3])
@@ -89,6 +94,7 @@ def test_translate_bad_input_is_one_line(runs, tmp_path, write_image, capsys):
     write_image(tmp_path / "big" / "x.png", np.zeros((16, 16)))
     write_image(tmp_path / "rgb" / "y.png", np.zeros((4, 4, 3)))
     (tmp_path / "empty").mkdir()
+    write_image(tmp_path / "small" / "z.png", np.zeros((4, 4)))
     cases = [
         ([str(tmp_path / "big")], "x.png: source images are 1 channel(s) of 16x16 pixels"),
         ([str(tmp_path / "rgb")], "3 channel(s) of 4x4 pixels; this run translates 1"),
@@ -96,6 +102,8 @@ def test_translate_bad_input_is_one_line(runs, tmp_path, write_image, capsys):
         ([str(tmp_path / "missing")], "input not found"),
         ([], "needs the folder of source images"),
         ([str(tmp_path / "rgb"), "--n", "3"], "takes no n"),
+        ([str(tmp_path / "small"), "--targets", str(tmp_path / "empty")], "no target for"),
+        ([str(tmp_path / "small"), "--targets", str(tmp_path / "nope")], "targets folder not"),
     ]
     for extra, message in cases:
         assert main(["translate", run, *extra, "--out", str(tmp_path / "o")]) == 2
