@@ -111,14 +111,14 @@ def _molecules(path: Path) -> Any:
 
 
 def _qm9_seed() -> bytes:
-    """One part of a valid four-molecule qm9pack folder (the tests' own fixture writer)."""
+    """Part 2 (four molecules) of a valid twelve-molecule qm9pack folder (the tests' fixture)."""
     import tempfile
 
     from multigen_domains.molecules.qm9_pack import PACK_PARTS
     from tests.domains.molecules.test_mol_qm9pack import write_pack
 
     with tempfile.TemporaryDirectory() as d:
-        return (write_pack(Path(d) / "pack", n=4) / PACK_PARTS[1]).read_bytes()
+        return (write_pack(Path(d) / "pack") / PACK_PARTS[1]).read_bytes()
 
 
 def _qm9(path: Path) -> Any:
@@ -127,7 +127,7 @@ def _qm9(path: Path) -> Any:
     from multigen_domains.molecules.qm9_pack import PACK_PARTS, read_pack
     from tests.domains.molecules.test_mol_qm9pack import write_pack
 
-    folder = write_pack(path.parent / "pack", n=4)
+    folder = write_pack(path.parent / "pack")  # every part holds rows
     (folder / PACK_PARTS[1]).write_bytes(path.read_bytes())  # errors name qm9_part2.csv
     table = read_pack(folder, progress=False)
     return table.positions, table.props
