@@ -142,6 +142,17 @@ class JointFlowMethod(Section):
         "argmax",
         description="the last sampling step's classes: the most likely (argmax) or a draw",
     )
+    ot_pairing: bool = Field(
+        False, description="permute + rotate each sample's noise onto its data (equivariant OT)"
+    )
+    self_condition: bool = Field(
+        False, description="feed the previous prediction back to the network (Chen et al. 2022)"
+    )
+    part_time: dict[str, float] = Field(
+        default_factory=dict,
+        description="per categorical part, exponent g of its noise level t**g (1 if unset; "
+        "g > 1: the part is decided earlier in sampling than the coordinates)",
+    )
 
 
 class GANMethod(Section):

@@ -63,7 +63,10 @@ class JointFlow(Method):
                 "data.params.graph: true)"
             )
         self.process = FlowProcess(self.config, self.info)
-        net = self.build_network("joint_denoiser", self.run.model.name, self.run.model.params)
+        params = dict(self.run.model.params)
+        if self.config.self_condition:
+            params["self_condition"] = True
+        net = self.build_network("joint_denoiser", self.run.model.name, params)
         self.models = {"model": net}
         known = {"x", *self.parts}
         bad = sorted(set(self.config.loss_weights) - known)
@@ -71,12 +74,30 @@ class JointFlow(Method):
             raise DomainError(
                 f"method.loss_weights: unknown part(s) {bad}; parts: {', '.join(sorted(known))}"
             )
+        bad = sorted(set(self.config.part_time) - set(self.parts))
+        if bad:
+            raise DomainError(
+                f"method.part_time: unknown part(s) {bad}; parts: {', '.join(sorted(self.parts))}"
+            )
+        if any(not g > 0 for g in self.config.part_time.values()):
+            raise DomainError(f"method.part_time: exponents must be > 0: {self.config.part_time}")
 
     def optimizers(self) -> dict[str, OptimizerSpec]:
         return {"model": OptimizerSpec(("model",), self.run.train.lr)}
 
     def weight(self, part: str) -> float:
         return float(self.config.loss_weights.get(part, 1.0))
+
+    def part_t(self, part: str, t: Tensor) -> Tensor:
+        """The noise level of categorical ``part`` at the coordinates' time ``t``."""
+        g = float(self.config.part_time.get(part, 1.0))
+        return t if g == 1.0 else t**g
+
+    def call(self, net: nn.Module, x, t, parts, cond, mask, prev) -> Prediction:
+        """The network, with the previous prediction when it self-conditions."""
+        if self.config.self_condition:
+            return net(x, t, parts, cond, mask, prev=prev)
+        return net(x, t, parts, cond, mask)
 
     # ---- training ----------------------------------------------------------------------
     def phases(self) -> list[Phase]:
@@ -88,10 +109,13 @@ class JointFlow(Method):
         """``(x_t, parts_t)``: every part noised at the sample's own t."""
         mask = self._mask(batch)
         noise = self.domain.noise(batch, gens)
+        if self.config.ot_pairing:
+            noise = self.domain.align(batch, noise)
         tx = t.to(batch.x.device, batch.x.dtype).reshape(-1, *([1] * (batch.x.ndim - 1)))
         x_t = (1 - tx) * batch.x + tx * noise
         parts_t = {
-            k: discrete.interpolate(p, batch.parts[k], t, mask, gens) for k, p in self.parts.items()
+            k: discrete.interpolate(p, batch.parts[k], self.part_t(k, t), mask, gens)
+            for k, p in self.parts.items()
         }
         return x_t, parts_t
 
@@ -110,7 +134,14 @@ class JointFlow(Method):
         cond = batch.cond
         if cond is not None and self.config.cond_drop > 0:
             cond = drop_condition(cond, self.config.cond_drop, uniform=rand(gens).to(device))
-        x0_hat, logits = models["model"](x_t, t.float(), parts_t, cond, batch.mask)
+        net, prev = models["model"], None
+        if self.config.self_condition and rand(gens[:1]).item() < 0.5:
+            with torch.no_grad():  # half the steps learn to refine a first prediction
+                x0_prev, logits_prev = self.call(
+                    net, x_t, t.float(), parts_t, cond, batch.mask, None
+                )
+            prev = (x0_prev, {k: torch.softmax(v.float(), -1) for k, v in logits_prev.items()})
+        x0_hat, logits = self.call(net, x_t, t.float(), parts_t, cond, batch.mask, prev)
         mask = self._mask(batch)
         loss = self.weight("x") * masked_mse(x0_hat, batch.x, batch.mask)
         for k, p in self.parts.items():
@@ -134,10 +165,18 @@ class JointFlow(Method):
         return sigmas / (1 + sigmas)
 
     def predict(
-        self, net: nn.Module, x: Tensor, t: float, parts: dict[str, Tensor], batch: Batch, w: float
+        self,
+        net: nn.Module,
+        x: Tensor,
+        t: float,
+        parts: dict[str, Tensor],
+        batch: Batch,
+        w: float,
+        prev: Prediction | None = None,
     ) -> tuple[Tensor, dict[str, Tensor]]:
         """x̂0 and per-part probabilities; classifier-free guidance with weight ``w``
-        extrapolates x̂0 and the parts' log-probabilities from the unconditional ones."""
+        extrapolates x̂0 and the parts' log-probabilities from the unconditional ones.
+        ``prev``: the previous step's (x̂0, probabilities) for a self-conditioning model."""
         B = x.shape[0]
         cond, mask = batch.cond, batch.mask
         guide = w != 1.0 and cond is not None
@@ -145,8 +184,15 @@ class JointFlow(Method):
             x, parts = torch.cat([x, x]), {k: torch.cat([v, v]) for k, v in parts.items()}
             cond = torch.cat([cond, null_condition(cond)])
             mask = None if mask is None else torch.cat([mask, mask])
+            if prev is not None:
+                prev = (
+                    torch.cat([prev[0], prev[0]]),
+                    {k: torch.cat([v, v]) for k, v in prev[1].items()},
+                )
         tt = torch.full((x.shape[0],), t, device=x.device, dtype=torch.float32)
-        x0, logits = net(x.float(), tt, parts, cond, mask)
+        if prev is not None:
+            prev = (prev[0].float(), {k: v.float() for k, v in prev[1].items()})
+        x0, logits = self.call(net, x.float(), tt, parts, cond, mask, prev)
         logp = {k: torch.log_softmax(v.double(), -1) for k, v in logits.items()}
         x0 = x0.double()
         if guide:
@@ -168,8 +214,10 @@ class JointFlow(Method):
         net, mask, B = models["model"], self._mask(template), len(template)
         x = ts[0].item() * S.as_float64(self.domain.noise(template, generators))
         parts = {k: discrete.sample_prior(p, mask, generators) for k, p in self.parts.items()}
+        prev = None
         for t, t_next in zip(ts[:-1].tolist(), ts[1:].tolist()):
-            x0, probs = self.predict(net, x, t, parts, template, options.guidance)
+            x0, probs = self.predict(net, x, t, parts, template, options.guidance, prev)
+            prev = (x0, probs) if self.config.self_condition else None
             x = x + (t_next - t) * (x - x0) / t  # Euler on dx/dt = (x - x̂0)/t
             tb = torch.full((B,), t, dtype=torch.float64, device=x.device)
             tn = torch.full((B,), t_next, dtype=torch.float64, device=x.device)
@@ -179,7 +227,9 @@ class JointFlow(Method):
                 parts = {k: discrete.argmax(p, probs[k], mask) for k, p in self.parts.items()}
                 continue
             parts = {
-                k: discrete.step(p, parts[k], probs[k], tb, tn, mask, generators)
+                k: discrete.step(
+                    p, parts[k], probs[k], self.part_t(k, tb), self.part_t(k, tn), mask, generators
+                )
                 for k, p in self.parts.items()
             }
         return with_parts(template, x.float(), parts)

@@ -73,8 +73,10 @@ class JointEGNN(nn.Module):
         time_dim: int = 64,
         rbf_count: int = 16,
         cutoff: float = 5.0,
+        self_condition: bool = False,
     ):
         super().__init__()
+        self.rbf_count, self.cutoff = rbf_count, cutoff
         parts = info.get("parts") or {}
         self.element = {k: len(v["prior"]) for k, v in parts.items() if not v.get("pairwise")}
         self.pair = {k: len(v["prior"]) for k, v in parts.items() if v.get("pairwise")}
@@ -85,6 +87,10 @@ class JointEGNN(nn.Module):
         self.cond = ConditionEmbedding(
             hidden, int(info.get("num_classes", 0)), int(info.get("cond_dim", 0))
         )
+        self.self_condition = self_condition
+        if self_condition:  # the previous step's x̂0 distances and class probabilities
+            self.sc_node = nn.Linear(sum(self.element.values()), hidden)
+            self.sc_edge = nn.Linear(sum(self.pair.values()) + rbf_count, edge_dim)
         self.layers = nn.ModuleList(
             JointLayer(hidden, edge_dim, rbf_count, cutoff) for _ in range(layers)
         )
@@ -104,7 +110,10 @@ class JointEGNN(nn.Module):
         parts: dict[str, Tensor],
         cond: Tensor | None = None,
         mask: Tensor | None = None,
+        prev: tuple[Tensor, dict[str, Tensor]] | None = None,
     ) -> tuple[Tensor, dict[str, Tensor]]:
+        """``prev``: the previous prediction (x̂0, {part: probabilities}) for self-conditioning
+        (a network built with ``self_condition``); None = none yet (zeros)."""
         B, N = x.shape[:2]
         mask = torch.ones(B, N, dtype=torch.bool, device=x.device) if mask is None else mask.bool()
         node_mask = mask.to(x.dtype).unsqueeze(-1)
@@ -116,7 +125,11 @@ class JointEGNN(nn.Module):
             extra = extra + self.cond(cond, B, x.device).to(x.dtype)
         h = sum(self.node_in[k](parts[k]) for k in self.element) + extra[:, None, :]
         h = h * node_mask
-        e = graph.mask_edges(sum(self.edge_in[k](parts[k]) for k in self.pair))
+        e = sum(self.edge_in[k](parts[k]) for k in self.pair)
+        if self.self_condition:
+            dh, de = self._previous(graph, prev, B, N, x)
+            h, e = h + dh * node_mask, e + de
+        e = graph.mask_edges(e)
         pos = x
         for layer in self.layers:
             h, e, pos = layer(graph, h, e, pos, node_mask, count)
@@ -124,6 +137,21 @@ class JointEGNN(nn.Module):
         sym = e + e.transpose(1, 2)
         logits.update({k: self.edge_out[k](sym) for k in self.pair})
         return remove_mean(pos, mask), logits
+
+    def _previous(self, graph: DenseGraph, prev, B: int, N: int, x: Tensor):
+        """Node and edge features of the previous prediction: class probabilities and the
+        RBFs of x̂0's distances (invariant); zero inputs when there is none."""
+        ke, kp = sum(self.element.values()), sum(self.pair.values())
+        if prev is None:
+            node = x.new_zeros(B, N, ke)
+            edge = x.new_zeros(B, N, N, kp + self.rbf_count)
+        else:
+            x0, probs = prev
+            node = torch.cat([probs[k].to(x.dtype) for k in self.element], -1)
+            d = torch.sqrt((graph.diff(x0.to(x.dtype)) ** 2).sum(-1, keepdim=True) + 1e-8)
+            pair = [probs[k].to(x.dtype) for k in self.pair]
+            edge = torch.cat([*pair, rbf(d, self.rbf_count, self.cutoff)], -1)
+        return self.sc_node(node), self.sc_edge(edge)
 
 
 def build_joint_egnn(info: dict, **params) -> nn.Module:

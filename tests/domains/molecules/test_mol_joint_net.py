@@ -109,3 +109,53 @@ def test_builder_refuses_mismatched_vocabularies():
         build_joint_egnn(info)
     with pytest.raises(ValueError, match="parts"):
         build_joint_egnn({**INFO, "parts": {}})
+
+
+def previous(x0, seed=4):
+    """A previous prediction (x̂0 and class probabilities) for self-conditioning."""
+    g = torch.Generator().manual_seed(seed)
+    probs = {}
+    for k, c in (("types", 5), ("charges", 3)):
+        probs[k] = torch.softmax(torch.randn(3, 10, c, generator=g, dtype=torch.float64), -1)
+    b = torch.randn(3, 10, 10, 4, generator=g, dtype=torch.float64)
+    probs["bonds"] = torch.softmax(b + b.transpose(1, 2), -1)
+    return x0, probs
+
+
+@pytest.mark.parametrize("reflect", [False, True])
+def test_self_conditioning_keeps_the_symmetries(reflect):
+    torch.manual_seed(0)
+    model = JointEGNN(INFO, hidden=16, edge_dim=8, layers=2, self_condition=True).double()
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(0.05 * torch.randn_like(p))
+    x, parts, mask = state()
+    g = torch.Generator().manual_seed(5)
+    prev = previous(remove_mean(torch.randn(3, 10, 3, generator=g, dtype=torch.float64), mask))
+    x0, logits = model(x, T, parts, None, mask, prev=prev)
+    q = orthogonal(reflect=reflect)
+    shift = torch.tensor([1.5, -2.0, 0.7], dtype=torch.float64)
+    moved = ((prev[0] @ q.T + shift) * mask[..., None], prev[1])
+    x0r, logits_r = model((x @ q.T + shift) * mask[..., None], T, parts, None, mask, prev=moved)
+    assert (x0r - x0 @ q.T).abs().max() < TOL
+    for k in logits:
+        assert (logits_r[k] - logits[k]).abs().max() < TOL, k
+    # the previous prediction is read: a different one changes the output
+    x0n, logits_n = model(x, T, parts, None, mask, prev=None)
+    assert (logits_n["bonds"] - logits["bonds"]).abs().max() > 1e-4
+    assert (x0n - x0).abs().max() > 1e-6
+    # permutation: permuting atoms, parts and the previous prediction permutes the outputs
+    full = torch.ones_like(mask)
+    xf = remove_mean(x, full)
+    perm = torch.randperm(10, generator=torch.Generator().manual_seed(3))
+    pf = previous(remove_mean(prev[0], full))
+
+    def permuted(v):
+        return v[:, perm][:, :, perm] if v.ndim >= 3 and v.shape[2] == 10 else v[:, perm]
+
+    a0, la = model(xf, T, parts, None, full, prev=pf)
+    pp = (pf[0][:, perm], {k: permuted(v) for k, v in pf[1].items()})
+    b0, lb = model(xf[:, perm], T, {k: permuted(v) for k, v in parts.items()}, None, full, prev=pp)
+    assert (b0 - a0[:, perm]).abs().max() < TOL
+    assert (lb["bonds"] - la["bonds"][:, perm][:, :, perm]).abs().max() < TOL
+    assert (lb["types"] - la["types"][:, perm]).abs().max() < TOL
