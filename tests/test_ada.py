@@ -109,7 +109,7 @@ def test_augment_uses_per_sample_generators():
 
 
 def test_config_pipelines_match():
-    from multigen.config import GANMethod
+    from multigen.method_config import GANMethod
 
     allowed = GANMethod.model_fields["augment_pipeline"].annotation.__args__
     assert set(allowed) == set(A.PIPELINES)

@@ -16,7 +16,12 @@ from typing import Any, ClassVar
 import torch
 from torch import Tensor
 
-from multigen.config import (
+from multigen.diffusion import consistency as C
+from multigen.diffusion import samplers as S
+from multigen.diffusion import schedules, sde
+from multigen.diffusion.precond import EDMPrecond, FlowPrecond, Parameterization, VPPrecond
+from multigen.domain import DataInfo, DomainError
+from multigen.method_config import (
     ConsistencyMethod,
     DiffusionMethod,
     EDMMethod,
@@ -24,11 +29,6 @@ from multigen.config import (
     VESDEMethod,
     VPSDEMethod,
 )
-from multigen.diffusion import consistency as C
-from multigen.diffusion import samplers as S
-from multigen.diffusion import schedules, sde
-from multigen.diffusion.precond import EDMPrecond, FlowPrecond, Parameterization, VPPrecond
-from multigen.domain import DataInfo, DomainError
 from multigen.randomness import rand, randn
 
 

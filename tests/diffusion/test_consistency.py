@@ -12,11 +12,11 @@ import pytest
 import torch
 from torch import nn
 
-from multigen.config import ConsistencyMethod
 from multigen.diffusion import consistency as C
 from multigen.diffusion.precond import Denoiser, EDMPrecond
 from multigen.diffusion.processes import ConsistencyProcess
 from multigen.domain import DataInfo, DomainError
+from multigen.method_config import ConsistencyMethod
 
 S = 0.7  # data std
 SIGMA_MIN, SIGMA_MAX = 0.002, 80.0

@@ -7,12 +7,13 @@ import pytest
 import torch
 from pydantic import ValidationError
 
-from multigen.config import SampleConfig, VESDEMethod, VPSDEMethod
+from multigen.config import SampleConfig
 from multigen.diffusion import samplers as S
 from multigen.diffusion import sde
 from multigen.diffusion.precond import Denoiser
 from multigen.diffusion.processes import VESDEProcess, VPSDEProcess, build_process
 from multigen.domain import DataInfo
+from multigen.method_config import VESDEMethod, VPSDEMethod
 from multigen.randomness import sample_generators
 
 INFO = DataInfo(shape=(2,), sigma_data=0.5)
