@@ -213,39 +213,7 @@ def sample(
         run = run_dir
     else:
         run = load_run(run_dir, checkpoint, device, weights)
-    merged = run.config.sample.model_dump() | given
-    try:  # the config's own rules (ranges, allowed names) apply to overrides too
-        options = SampleConfig.model_validate(merged)
-    except ValidationError as err:
-        raise DomainError(
-            "; ".join(_describe_error(e, "sample options") for e in err.errors())
-        ) from None
-    allowed = run.method.samplers()
-    if options.sampler is not None and options.sampler not in allowed:
-        raise DomainError(
-            f"sampler {options.sampler!r} does not apply to method {run.config.method.name!r}; "
-            f"choose one of: {', '.join(allowed)}"
-        )
-    name = options.sampler or run.method.default_sampler
-    if options.schedule not in run.method.schedules():
-        raise DomainError(
-            f"unknown schedule {options.schedule!r}; choose one of: "
-            f"{', '.join(run.method.schedules())}"
-        )
-    if run.method.sampler(name) is None:  # one generator pass: no noise levels to set
-        _check_one_pass(run, given)
-    takes = run.method.sampler_options(name)
-    for key in S.OPTIONS:
-        if key in given and key not in takes:  # the sampler would ignore it silently
-            which = [s for s in allowed if key in run.method.sampler_options(s)]
-            raise DomainError(
-                f"{key} does not apply to sampler {name!r} of method "
-                f"{run.config.method.name!r}; samplers that take it: {', '.join(which) or 'none'}"
-            )
-    guidance = given.get("guidance")
-    if guidance is not None and guidance != 1.0:
-        _check_guidance(run)
-    check_style_options(run.models, options, repr(run.config.model.name))  # needs mapping
+    options = sample_options(run, given)
     cond_t = None if cond is None else torch.as_tensor(cond)
     if cond_t is not None:
         run.domain.check_condition(cond_t, run.info)
@@ -278,6 +246,46 @@ def sample(
         seconds,
         nfe(run.method, options.sampler, options.steps, corrector_steps=options.corrector_steps),
     )
+
+
+def sample_options(run: LoadedRun, given: dict[str, Any], what: str = "sample") -> SampleConfig:
+    """The run's ``sample`` section with the ``given`` overrides, validated by the config's
+    own rules and checked against what the run's method and its sampler take (an option the
+    sampler would ignore is refused, not dropped). ``what`` names the command in errors."""
+    merged = run.config.sample.model_dump() | given
+    try:  # the config's own rules (ranges, allowed names) apply to overrides too
+        options = SampleConfig.model_validate(merged)
+    except ValidationError as err:
+        raise DomainError(
+            "; ".join(_describe_error(e, f"{what} options") for e in err.errors())
+        ) from None
+    allowed = run.method.samplers()
+    if options.sampler is not None and options.sampler not in allowed:
+        raise DomainError(
+            f"sampler {options.sampler!r} does not apply to method {run.config.method.name!r}; "
+            f"choose one of: {', '.join(allowed)}"
+        )
+    name = options.sampler or run.method.default_sampler
+    if options.schedule not in run.method.schedules():
+        raise DomainError(
+            f"unknown schedule {options.schedule!r}; choose one of: "
+            f"{', '.join(run.method.schedules())}"
+        )
+    if run.method.sampler(name) is None:  # one generator pass: no noise levels to set
+        _check_one_pass(run, given)
+    takes = run.method.sampler_options(name)
+    for key in S.OPTIONS:
+        if key in given and key not in takes:  # the sampler would ignore it silently
+            which = [s for s in allowed if key in run.method.sampler_options(s)]
+            raise DomainError(
+                f"{key} does not apply to sampler {name!r} of method "
+                f"{run.config.method.name!r}; samplers that take it: {', '.join(which) or 'none'}"
+            )
+    guidance = given.get("guidance")
+    if guidance is not None and guidance != 1.0:
+        _check_guidance(run)
+    check_style_options(run.models, options, repr(run.config.model.name))  # needs mapping
+    return options
 
 
 def _check_one_pass(run: LoadedRun, given: dict[str, Any]) -> None:

@@ -13,9 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
-
-from multigen.config import SampleConfig, _describe_error
+from multigen.config import SampleConfig
 from multigen.domain import Batch, DomainError
 from multigen.generate import generate
 from multigen.precision import resolve_precision
@@ -74,25 +72,7 @@ def translate(
             f"unknown translate option(s) {unknown}; allowed: "
             f"{', '.join(k for k in SampleConfig.model_fields if k != 'n')}"
         )
-    try:
-        sample_options = SampleConfig.model_validate(
-            run.config.sample.model_dump() | given | {"n": len(names)}
-        )
-    except ValidationError as err:
-        raise DomainError(
-            "; ".join(_describe_error(e, "translate options") for e in err.errors())
-        ) from None
-    allowed = run.method.samplers()
-    if sample_options.sampler is not None and sample_options.sampler not in allowed:
-        raise DomainError(
-            f"sampler {sample_options.sampler!r} does not apply to method "
-            f"{run.config.method.name!r}; choose one of: {', '.join(allowed)}"
-        )
-    if sample_options.guidance != 1.0 and not getattr(run.config.method, "cond_drop", 0.0):
-        raise DomainError(
-            "guidance needs a run trained with condition dropout (method.cond_drop > 0); "
-            "this run has none: translate with guidance 1"
-        )
+    sample_options = api.sample_options(run, given | {"n": len(names)}, "translate")
     native = resolve_precision(run.config.train.precision, run.device)[0] == "bf16"
     start = time.perf_counter()
     batch = generate(
