@@ -2,7 +2,7 @@
 process, sampling its resident memory and open file handles every minute. A leak shows as a
 slope; a forgotten temporary file shows in the final scan of the run folders.
 
-    .venv/bin/python -m benchmarks.soak [--minutes 30] [--domains toy images molecules shapes]
+    .venv/bin/python -m benchmarks.soak [--minutes 30] [--domains toy images molecules shapes audio]
 
 Each cycle trains a domain's `demo_fast` config for a few steps into a fresh folder, samples
 it through `api.sample` and scores the samples with `api.evaluate`; the folders are deleted
@@ -57,7 +57,7 @@ def slope_per_hour(points: list[tuple[float, float]]) -> float:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--minutes", type=float, default=30)
-    ap.add_argument("--domains", nargs="+", default=["toy", "images", "molecules", "shapes"])
+    ap.add_argument("--domains", nargs="+", default=list(STEPS))
     args = ap.parse_args()
     warnings.simplefilter("ignore")  # small-sample notes on every cycle: expected here
     root = Path(tempfile.mkdtemp(prefix="multigen_soak_"))
