@@ -97,6 +97,8 @@ def main() -> None:
     write_results(
         "soak",
         {
+            "domains": args.domains,
+            "minutes": args.minutes,
             "cycles": cycles,
             "samples": samples,
             "rss_slope_mib_per_hour": rss_slope,
