@@ -11,6 +11,7 @@ import pytest
 from multigen.config import load_config
 from multigen.methods import build_method
 from multigen_domains.molecules import get_domain, qm9_pack
+from tests.train.helpers import quick_overrides
 
 from .test_mol_qm9pack import write_pack
 
@@ -68,28 +69,27 @@ def test_qm9_config_loads_and_builds(path):
         assert cfg.method.timesteps == 1000
 
 
-def test_qm9_cpu_config_end_to_end_on_a_small_pack(tmp_path, monkeypatch):
+def train_on_small_pack(tmp_path, monkeypatch, config: str, steps: int, *extra: str) -> Path:
+    """Train ``configs/molecules/<config>.yaml`` for ``steps`` on a 40-molecule qm9pack
+    folder (as the installed wheel) with tiny draws; returns the run folder."""
     from multigen import api
 
     monkeypatch.setenv("MULTIGEN_CACHE", str(tmp_path / "cache"))
     folder = write_pack(tmp_path / "pack", n=40)
     monkeypatch.setattr(qm9_pack, "pack_dir", lambda: folder)
-    out = api.train(
-        "configs/molecules/qm9_flow_cpu.yaml",
-        out=tmp_path / "run",
-        overrides=[
-            "train.steps=3",
-            "train.log_every=1",
-            "train.checkpoint_every=3",
-            "train.tensorboard=false",
-            "train.progress=false",
-            "data.batch_size=4",
-            "model.params={hidden: 16, layers: 2}",
-            "sample.n=4",
-            "sample.batch_size=4",
-            "sample.steps=2",
-            "eval.n_samples=4",
-        ],
+    overrides = quick_overrides(steps, 4, 4, 4, sample_steps=2)
+    overrides += [f"train.checkpoint_every={steps}", "sample.batch_size=4", *extra]
+    return api.train(f"configs/molecules/{config}.yaml", out=tmp_path / "run", overrides=overrides)
+
+
+def test_qm9_cpu_config_end_to_end_on_a_small_pack(tmp_path, monkeypatch):
+    out = train_on_small_pack(
+        tmp_path,
+        monkeypatch,
+        "qm9_flow_cpu",
+        3,
+        "model.params={hidden: 16, layers: 2}",
+        "train.log_every=1",
     )
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["n_samples"] == 4 and "uniqueness_heavy" in metrics
@@ -98,26 +98,12 @@ def test_qm9_cpu_config_end_to_end_on_a_small_pack(tmp_path, monkeypatch):
 
 def test_qm9_joint_cpu_config_end_to_end_on_a_small_pack(tmp_path, monkeypatch):
     """qm9pack has no bonds: the joint model's data get RDKit's perception, said in notes."""
-    from multigen import api
-
-    monkeypatch.setenv("MULTIGEN_CACHE", str(tmp_path / "cache"))
-    folder = write_pack(tmp_path / "pack", n=40)
-    monkeypatch.setattr(qm9_pack, "pack_dir", lambda: folder)
-    out = api.train(
-        "configs/molecules/qm9_joint_cpu.yaml",
-        out=tmp_path / "run",
-        overrides=[
-            "train.steps=2",
-            "train.checkpoint_every=2",
-            "train.tensorboard=false",
-            "train.progress=false",
-            "data.batch_size=4",
-            "model.params={hidden: 16, edge_dim: 8, layers: 2}",
-            "sample.n=4",
-            "sample.batch_size=4",
-            "sample.steps=2",
-            "eval.n_samples=4",
-        ],
+    out = train_on_small_pack(
+        tmp_path,
+        monkeypatch,
+        "qm9_joint_cpu",
+        2,
+        "model.params={hidden: 16, edge_dim: 8, layers: 2}",
     )
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["n_samples"] == 4 and "mol_stability_bonds" in metrics
