@@ -5,7 +5,7 @@ run = api.train("configs/toy/eight_gaussians_flow.yaml", out="runs/toy")
 res = api.sample(run, n=512, sampler="dpmpp_2m", steps=20)
 print(api.evaluate("toy", res.samples, "eight_gaussians:test"))
 
-Why one file of ~560 lines: every CLI command maps onto one public function here, so a user
+Why one file of ~570 lines: every CLI command maps onto one public function here, so a user
 finds the whole Python surface in one place; the work itself lives in the modules each
 function calls (train/, generate, zoo/, train_all, the domains).
 """
