@@ -114,6 +114,7 @@ def cmd_translate(args: argparse.Namespace) -> None:
         device=args.device,
         weights=args.weights,
         targets=args.targets,
+        direction=args.direction,
         **options,
     )
     print(f"{len(res.names)} translations ({res.nfe} NFE) in {res.seconds:.2f} s -> {out}")
@@ -307,6 +308,12 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--input", dest="input_flag", metavar="DIR", help="same as INPUT")
     tr.add_argument("--out", help="output folder (default RUN/translations); OUT/<name>.png")
     tr.add_argument("--targets", metavar="DIR", help="paired targets (same names): PSNR, SSIM")
+    tr.add_argument(
+        "--direction",
+        default="ab",
+        choices=["ab", "ba"],
+        help="cyclegan runs: ab translates A images to B (default), ba B images to A",
+    )
     _add_options(tr, SampleConfig)  # --steps, --sampler, --seed, … (--n is refused)
     tr.add_argument("--checkpoint", default="latest", help="latest, best or a checkpoint folder")
     tr.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])

@@ -114,7 +114,7 @@ class JointFlowMethod(Section):
 
 class GANMethod(Section):
     name: Literal["gan"] = "gan"
-    loss: Literal["non_saturating", "hinge", "wgan_gp"] = "non_saturating"
+    loss: Literal["non_saturating", "hinge", "wgan_gp", "least_squares"] = "non_saturating"
     r1_gamma: float = Field(0.0, ge=0.0, description="R1 weight (0 = off)")
     r1_every: int = Field(16, ge=1, description="lazy regularisation interval")
     gp_weight: float = Field(10.0, ge=0.0, description="WGAN-GP gradient-penalty weight")
@@ -160,6 +160,32 @@ class GANMethod(Section):
         description="paired translation (pix2pix: 100): weight of the L1 distance between the "
         "generated and the real target, added to the generator loss (needs paired data)",
     )
+
+
+class CycleGANMethod(Section):
+    """Unpaired translation (Zhu et al. 2017): generators G: A -> B (``model``) and F: B -> A
+    (the same network, built the other way round), discriminators D_B and D_A (the
+    ``discriminator`` section, built for each side); data: unpaired A (the condition) and B
+    (the state) images (multigen/adversarial/cyclegan.py)."""
+
+    name: Literal["cyclegan"] = "cyclegan"
+    loss: Literal["least_squares", "non_saturating", "hinge"] = Field(
+        "least_squares", description="adversarial loss of both directions (the paper: LSGAN)"
+    )
+    cycle_weight: float = Field(
+        10.0, ge=0.0, description="λ of the cycle losses ‖F(G(a)) - a‖₁ + ‖G(F(b)) - b‖₁"
+    )
+    identity_weight: float = Field(
+        5.0,
+        ge=0.0,
+        description="weight of the identity losses ‖G(b) - b‖₁ + ‖F(a) - a‖₁ (the paper: "
+        "0.5·λ; 0 = off; needs A and B with one channel count)",
+    )
+    pool_size: int = Field(
+        50, ge=0, description="history of generated images the discriminators see (0 = off)"
+    )
+    lr_d: float | None = Field(None, gt=0, description="None = train.lr")
+    betas: tuple[float, float] = (0.5, 0.999)
 
 
 class ConsistencyMethod(Section):
@@ -208,6 +234,7 @@ _SECTIONS = (
     FlowMethod,
     JointFlowMethod,
     GANMethod,
+    CycleGANMethod,
     ConsistencyMethod,
     VESDEMethod,
     VPSDEMethod,

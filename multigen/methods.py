@@ -103,7 +103,12 @@ class Method:
         """Names ``sample.schedule`` accepts."""
         return ("default",)
 
-    def build_network(self, role: str, name: str, params: dict[str, Any]) -> nn.Module:
+    def build_network(
+        self, role: str, name: str, params: dict[str, Any], info: DataInfo | None = None
+    ) -> nn.Module:
+        """Network ``name`` of ``role`` for this run's data (or ``info``: CycleGAN builds its
+        B -> A networks for the swapped shapes)."""
+        info = self.info if info is None else info
         spec = self.domain.networks.get(name)
         allowed = sorted(n for n, s in self.domain.networks.items() if s.role == role)
         if spec is None or spec.role != role:
@@ -112,8 +117,8 @@ class Method:
                 f"choose one of: {', '.join(allowed)}"
             )
         try:
-            _check_size(name, spec.builder, self.info, params)
-            return spec.builder(self.info, **params)
+            _check_size(name, spec.builder, info, params)
+            return spec.builder(info, **params)
         except (TypeError, ValueError, RuntimeError, OverflowError) as exc:
             raise DomainError(
                 f"network {name!r}: bad parameters {params}: {error_text(exc)}"
@@ -240,6 +245,10 @@ def build_method(run: RunConfig, domain: Domain, info: Mapping[str, Any]) -> Met
         from multigen.adversarial.method import GAN
 
         return GAN(run.method, run, domain, DataInfo.of(info))
+    if run.method.name == "cyclegan":  # unpaired translation (multigen/adversarial/cyclegan.py)
+        from multigen.adversarial.cyclegan import CycleGAN
+
+        return CycleGAN(run.method, run, domain, DataInfo.of(info))
     return DiffusionFamily(run.method, run, domain, DataInfo.of(info))
 
 

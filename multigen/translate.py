@@ -38,6 +38,7 @@ def translate(
     device: str = "auto",
     weights: str = "ema",
     targets: str | Path | None = None,
+    direction: str = "ab",
     **options: Any,
 ) -> TranslateResult:
     """Translate every source under ``input`` (images: a folder of PNG/JPEG, one image or a
@@ -46,7 +47,8 @@ def translate(
     options (``sampler``, ``steps``, ``schedule``, ``guidance``, ``seed``, ``batch_size``…);
     the number of outputs is the number of sources. ``targets``: a folder holding each
     source's paired target under the source's name; the result then carries the domain's
-    paired scores (images: PSNR, SSIM)."""
+    paired scores (images: PSNR, SSIM). ``direction`` ``ba``: an unpaired (cyclegan) run
+    translates B -> A instead (its inputs are then B images)."""
     from multigen import api
     from multigen.methods import nfe
 
@@ -57,6 +59,16 @@ def translate(
         if isinstance(run_dir, api.LoadedRun)
         else api.load_run(run_dir, checkpoint, device, weights)
     )
+    if direction not in ("ab", "ba"):
+        raise DomainError(f"direction must be ab or ba, got {direction!r}")
+    if direction == "ba":
+        reverse = getattr(run.method, "reversed_run", None)
+        if reverse is None:
+            raise DomainError(
+                f"--direction ba: method {run.config.method.name!r} translates one way only; "
+                "cyclegan runs translate B -> A"
+            )
+        run = reverse(run)
     if not run.config.data.conditional:
         raise DomainError(
             f"{run.checkpoint}: this run was trained without conditions (data.conditional: "

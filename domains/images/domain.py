@@ -22,7 +22,7 @@ from multigen.domain import (
     unwrap_dataset,
 )
 
-from . import data, translation
+from . import data, translation, unpaired
 from .io import IMAGE_SUFFIXES, export_images
 from .metrics import OPTIONS, ImageSet, as_images, check_reference, evaluate_images
 from .networks.dcgan import build_discriminator, build_generator
@@ -68,6 +68,19 @@ def _datasets() -> dict[str, DatasetSpec]:
             "edges -> digit pairs: digits at `size` (16) from their binary stroke outlines; "
             "same split as digits (domains/images/translation.py)",
             translation.edges_loader,
+        ),
+        "digits_thin_bold": DatasetSpec(
+            "digits_thin_bold",
+            "unpaired thin (A) <-> bold (B) digits at `size` (16), made by grey-level erosion / "
+            "dilation; A and B from disjoint halves of each split (domains/images/unpaired.py)",
+            unpaired.thin_bold_loader,
+        ),
+        "unpaired_folder": DatasetSpec(
+            "unpaired_folder",
+            "unpaired PNG/JPEG folders: data.path = B (targets), params source_path = A "
+            "(sources), size (32), channels (3); PATH/<split>/ when present",
+            unpaired.folder_loader,
+            needs_path=True,
         ),
         "npz": DatasetSpec(
             "npz",
@@ -177,6 +190,7 @@ class ImageDomain(Domain):
             "x0_clip": [-1.0, 1.0],  # images are the one domain whose x̂0 is clipped
             "dataset": ds.name,
             **(translation.describe_pairs(ds) if isinstance(ds, translation.PairedDataset) else {}),
+            **(unpaired.describe_unpaired(ds) if isinstance(ds, unpaired.UnpairedDataset) else {}),
         }
 
     def template(
@@ -188,8 +202,11 @@ class ImageDomain(Domain):
         device: torch.device | str = "cpu",
     ) -> Batch:
         """Paired runs sampled without sources translate test-split sources drawn by the
-        sample's generator (the trainer's final samples); see translation.default_sources."""
-        if cond is None and translation.source_shape(info) is not None:
+        sample's generator (the trainer's final samples); see translation.default_sources
+        (unpaired runs: unpaired.default_sources)."""
+        if cond is None and "unpaired" in info:
+            cond = unpaired.default_sources(info, [generator] * n)
+        elif cond is None and translation.source_shape(info) is not None:
             cond = translation.default_sources(info, [generator] * n)
         return super().template(info, n, generator, cond, device)
 
@@ -249,9 +266,20 @@ class ImageDomain(Domain):
         return ImageSet(images, name=str(path), skipped=skipped)
 
     def reference(self, spec: str, n: int | None = None, strict: bool = False) -> ImageSet:
-        """``digits[:train|test|all]`` (train by default), an image folder or a .npz file."""
+        """``digits[:train|test|all]`` (train by default), ``digits_thin`` / ``digits_bold``
+        (the same digits drawn thin or bold, domains/images/unpaired.py), an image folder or
+        a .npz file."""
         spec = str(spec)
         name, _, split = spec.partition(":")
+        if name in ("digits_thin", "digits_bold") and not Path(spec).exists():
+            split = split or "train"
+            ds = data.load_digits_dataset(None, split, size=16)  # checks the split
+            train = data.load_digits_dataset(None, "train", size=16)
+            images = unpaired.thin(ds.images) if name == "digits_thin" else unpaired.bold(ds.images)
+            images, labels = _subsample(images, ds.labels, n)
+            return ImageSet(
+                images, labels, 10, f"{name}:{split}", "digitcnn", train.images, train.labels
+            )
         if name == "digits" and not Path(spec).exists():
             split = split or "train"
             size = 16

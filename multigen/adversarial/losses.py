@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-GAN_LOSSES = ("non_saturating", "hinge", "wgan_gp")
+GAN_LOSSES = ("non_saturating", "hinge", "wgan_gp", "least_squares")
 
 
 def d_loss(kind: str, d_real: Tensor, d_fake: Tensor) -> Tensor:
@@ -23,6 +23,8 @@ def d_loss(kind: str, d_real: Tensor, d_fake: Tensor) -> Tensor:
         return F.relu(1 - d_real) + F.relu(1 + d_fake)
     if kind == "wgan_gp":
         return d_fake - d_real
+    if kind == "least_squares":  # LSGAN (Mao et al. 2017), a-b-c = 0-1-1: (D(x)-1)² + D(G(z))²
+        return (d_real - 1).square() + d_fake.square()
     raise ValueError(f"unknown GAN loss {kind!r}; choose one of: {', '.join(GAN_LOSSES)}")
 
 
@@ -31,6 +33,8 @@ def g_loss(kind: str, d_fake: Tensor) -> Tensor:
         return F.softplus(-d_fake)  # -log σ(D(G(z)))
     if kind in ("hinge", "wgan_gp"):
         return -d_fake
+    if kind == "least_squares":
+        return (d_fake - 1).square()
     raise ValueError(f"unknown GAN loss {kind!r}; choose one of: {', '.join(GAN_LOSSES)}")
 
 

@@ -11,7 +11,8 @@ generator is deterministic at sampling (eval mode: dropout off, batch-norm runni
 
 Discriminator: the source and the (real or generated) target concatenated, 4x4 stride-2
 convolutions, then two stride-1 ones ending in one logit per patch (``n_layers`` 1: a 16x16
-receptive field; the paper's 70x70 is ``n_layers`` 3).
+receptive field; the paper's 70x70 is ``n_layers`` 3). With ``conditional`` false it judges
+the image alone, as CycleGAN's discriminators do (Zhu et al. 2017), and takes no source.
 """
 
 from __future__ import annotations
@@ -43,7 +44,8 @@ def _paired_shapes(info: Mapping[str, Any], who: str) -> tuple[int, int, int]:
     src = source_shape(info)
     if src is None:
         raise DomainError(
-            f"{who} needs paired data (data.name digits_sr or digits_edges, data.conditional: true)"
+            f"{who} needs paired data (data.name digits_sr or digits_edges) or unpaired data "
+            "(digits_thin_bold, unpaired_folder), with data.conditional: true"
         )
     if h != w or h & (h - 1):
         raise DomainError(f"{who}: expects square images with a power-of-two side, got {h}x{w}")
@@ -113,7 +115,8 @@ class Pix2PixGenerator(Generator):
 
 
 class PatchDiscriminator(nn.Module):
-    """``forward(x, cond) -> [B, P]`` logits, one per patch."""
+    """``forward(x, cond) -> [B, P]`` logits, one per patch (``cond`` unused when
+    ``conditional`` is false)."""
 
     def __init__(
         self,
@@ -123,6 +126,7 @@ class PatchDiscriminator(nn.Module):
         channels: int = 32,
         n_layers: int = 1,
         max_mult: int = 8,
+        conditional: bool = True,
     ):
         super().__init__()
         if n_layers < 1 or resolution // 2**n_layers < 2:
@@ -131,8 +135,9 @@ class PatchDiscriminator(nn.Module):
                 f"{resolution}x{resolution} image"
             )
         self.resolution = resolution
+        self.conditional = bool(conditional)
         layers: list[nn.Module] = [
-            nn.Conv2d(in_channels + source_channels, channels, 4, 2, 1),
+            nn.Conv2d(in_channels + (source_channels if conditional else 0), channels, 4, 2, 1),
             nn.LeakyReLU(0.2),
         ]
         width = channels
@@ -149,6 +154,8 @@ class PatchDiscriminator(nn.Module):
         self.net = nn.Sequential(*layers)
 
     def forward(self, x: Tensor, cond: Tensor | None = None, mask=None) -> Tensor:
+        if not self.conditional:  # the image alone (CycleGAN)
+            return self.net(x).flatten(1)
         src = _source(cond, self.resolution, "patchgan_discriminator").to(x.dtype)
         return self.net(torch.cat([src, x], dim=1)).flatten(1)
 
