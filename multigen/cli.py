@@ -53,7 +53,8 @@ def cmd_info(args: argparse.Namespace) -> None:
     print(f"device: {device} (cuda {'available' if cuda else 'not available'})")
     joint = ", joint_flow (categorical parts: molecules with bonds)"
     few = ", consistency (distill|train: 1-2 NFE)"
-    print(f"methods: {', '.join(METHODS)}{joint}{few}")
+    unpaired = ", cyclegan (unpaired image translation)"
+    print(f"methods: {', '.join(METHODS)}{joint}{few}{unpaired}")
     print(f"samplers: {', '.join(SAMPLERS)} (GAN: generator; consistency: consistency)")
     for name in domain_names():
         try:
