@@ -5,7 +5,7 @@ slope; a forgotten temporary file shows in the final scan of the run folders.
     .venv/bin/python -m benchmarks.soak [--minutes 30] [--domains toy images molecules shapes audio]
 
 Each cycle trains a domain's `demo_fast` config for a few steps into a fresh folder, samples
-it through `api.sample` and scores the samples with `api.evaluate`; the folders are deleted
+it through `api.sample` and scores it with `api.evaluate_run`; the folders are deleted
 after the scan. Writes benchmarks/results/soak.json and .md.
 """
 
@@ -76,8 +76,9 @@ def main() -> None:
                      "eval.n_samples=16"]  # fmt: skip
         api.train(demo_config(domain, fast=True), out=run, overrides=overrides)
         api.sample(run, n=8, steps=2, out=run / "soak_samples")
-        cfg = api.load_run(run).config
-        api.evaluate(domain, run / "soak_samples", cfg.eval.reference or f"{cfg.data.name}:test")
+        # scored as `evaluate --run` does: the run's own reference (its data params: audio
+        # clip length) and eval options
+        api.evaluate_run(run, n=16, steps=2)
         found += leftovers(run)
         shutil.rmtree(run)
         cycles += 1
