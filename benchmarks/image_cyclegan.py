@@ -21,6 +21,7 @@ the unpaired model never saw in pairs.
 
     OMP_NUM_THREADS=1 nice -n 10 .venv/bin/python -m benchmarks.image_cyclegan
     .venv/bin/python -m benchmarks.image_cyclegan --steps 20 --tag smoke   # quick check
+    ... --seed 1 --tag seed1 --runs runs/image_cyclegan_seed1               # another seed
 
 Writes benchmarks/results/image_cyclegan.{json,md} (``--tag`` adds a suffix) and, untagged,
 image_cyclegan.png (rows: A_test, G(A_test), B_test, F(B_test), 16 each); the run goes to
@@ -66,7 +67,7 @@ def reference_set(images: torch.Tensor, labels: torch.Tensor, name: str) -> Imag
     return ImageSet(images, labels, 10, name, "digitcnn", train.images, train.labels)
 
 
-def train(steps: int | None, runs: Path, options: dict) -> tuple[Path, dict]:
+def train(steps: int | None, runs: Path, options: dict, seed: int | None) -> tuple[Path, dict]:
     out = runs / "run"
     overrides = [
         "train.progress=false",
@@ -76,6 +77,8 @@ def train(steps: int | None, runs: Path, options: dict) -> tuple[Path, dict]:
         "sample.n=16",
         f"eval.options={json.dumps(options)}",
     ]
+    if seed is not None:
+        overrides.append(f"train.seed={seed}")
     if steps is not None:
         overrides += [f"train.steps={steps}", f"train.checkpoint_every={steps}"]
     record = runs / "train_timing.json"
@@ -116,10 +119,11 @@ def main() -> None:
     ap.add_argument("--tag", default="")
     ap.add_argument("--classifier-steps", type=int, default=400, help="feature CNN's steps")
     ap.add_argument("--floor-draws", type=int, default=3)
+    ap.add_argument("--seed", type=int, default=None, help="train.seed (default: config's)")
     args = ap.parse_args()
     name = "image_cyclegan" + (f"_{args.tag}" if args.tag else "")
     options = {"classifier_steps": args.classifier_steps}
-    run_dir, timing = train(args.steps, args.runs, options)
+    run_dir, timing = train(args.steps, args.runs, options, args.seed)
     run = api.load_run(run_dir)
     steps = run.config.train.steps
 
@@ -205,7 +209,8 @@ def main() -> None:
     log = [json.loads(line) for line in (run_dir / "log.jsonl").read_text().splitlines()]
     last = [r for r in log if "loss_G" in r][-1]
     notes = (
-        f"CycleGAN ({CONFIG}), {steps} steps at batch {run.config.data.batch_size}, fp32, "
+        f"CycleGAN ({CONFIG}), seed {run.config.train.seed}, {steps} steps at batch "
+        f"{run.config.data.batch_size}, fp32, "
         f"{torch.get_num_threads()} thread(s); trained in {timing['train_wall_s']:.0f} s wall, "
         f"{timing['train_cpu_s']:.0f} s CPU. Translating {n_a} A_test images took "
         f"{ab_s:.2f} s (1 NFE). A = thin digits (grey erosion by a 3x3 plus), B = bold "

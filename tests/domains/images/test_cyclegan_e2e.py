@@ -208,3 +208,44 @@ def test_two_folder_training_and_its_refusals(tmp_path, write_image, capsys):
     )
     res = api.translate(run, tmp_path / "A")
     assert res.samples.shape == (6, 1, 16, 16)
+
+
+def test_resume_is_exact_with_the_history_pools(tmp_path):
+    """The pools are buffers saved with the checkpoint: a run stopped at step 3 (pool of 4
+    already full and swapping) and resumed equals an uninterrupted one (Trainer.fit only:
+    the end-of-run evaluation is another test's business)."""
+    from multigen.config import load_config
+    from multigen.registry import get_domain
+    from multigen.train import checkpoint as ckpt
+    from multigen.train.trainer import Trainer
+
+    sets = _quick(tmp_path, "train.checkpoint_every=3", "data.batch_size=3", "train.precision=fp32")
+
+    def fit(out: Path, steps: int, resume: bool = False) -> Path:
+        cfg = load_config(CONFIG, [*sets, f"train.steps={steps}"])
+        Trainer(cfg, get_domain("images"), out, resume=resume).fit()
+        return out
+
+    full, half = fit(tmp_path / "full", 5), fit(tmp_path / "half", 3)
+    fit(half, 5, resume=True)
+    a = ckpt.load_weights(ckpt.latest_checkpoint(full))
+    b = ckpt.load_weights(ckpt.latest_checkpoint(half))
+    assert a.keys() == b.keys() and "model/pool_b.images" in a and "model/pool_a.count" in a
+    assert int(a["model/pool_b.count"]) == 4
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+
+
+def test_one_way_runs_refuse_direction_ba():
+    from domains.images.domain import ImageDomain as Domain
+    from multigen.config import load_config
+    from multigen.methods import build_method
+
+    cfg = load_config(CONFIG.parent / "digits_edges_pix2pix.yaml", ["model.params={channels: 4}"])
+    info = {"shape": [1, 16, 16], "source_shape": [1, 16, 16], "num_classes": 0}
+    method = build_method(cfg, Domain(), info)
+    run = api.LoadedRun(
+        cfg, Domain(), method, method.models, method.info, torch.device("cpu"), Path("x")
+    )
+    with pytest.raises(DomainError, match="translates one way only; cyclegan runs"):
+        api.translate(run, "anywhere", direction="ba")
