@@ -16,7 +16,8 @@ training digits scored the same way.
     OMP_NUM_THREADS=1 nice -n 5 .venv/bin/python -m benchmarks.image_translation
     .venv/bin/python -m benchmarks.image_translation --steps 20 --tag smoke   # quick check
 
-Writes benchmarks/results/image_translation.{json,md} (``--tag`` adds a suffix); the run
+Writes benchmarks/results/image_translation.{json,md} (``--tag`` adds a suffix) and, untagged,
+image_translation.png (rows per task: upsampled source, pix2pix, diffusion, target); the run
 folders go to ``--runs`` (default runs/image_translation) and are reused when complete.
 """
 
@@ -33,7 +34,7 @@ import multigen  # noqa: F401  (sets OMP_WAIT_POLICY before torch loads)
 # isort: split
 import torch
 
-from benchmarks.common import write_results
+from benchmarks.common import RESULTS, write_results
 from domains.images import translation as T
 from domains.images.data import load_digits_dataset
 from domains.images.io import make_grid, write_png
@@ -127,10 +128,29 @@ def main() -> None:
             extra = {"steps": args.steps, "nfe": res.nfe, "translate_s": res.seconds, **timing}
             record(task, method, s, extra)
             print(task, method, {k: round(v, 4) for k, v in s.items()}, flush=True)
-            grid = torch.cat(
+            grid = torch.cat(  # rows: bicubic-upsampled source, output, target
                 [T.bicubic_baseline(test.sources[:16], SIZE), res.samples[:16], targets[:16]]
             )
-            write_png(make_grid(grid), args.runs / f"{task}_{method}_grid.png")
+            write_png(make_grid(grid, nrow=16), args.runs / f"{task}_{method}_grid.png")
+    if not args.tag:
+        write_grid(args.runs, args.tasks, args.methods)
+
+
+def write_grid(runs: Path, tasks=TASKS, methods=METHODS, n: int = 16) -> Path:
+    """benchmarks/results/image_translation.png: per task, rows of the first ``n`` test pairs:
+    the source (bicubic-upsampled), each method's output, the target."""
+    from domains.images.data import load_image_files
+
+    rows = []
+    for task in tasks:
+        test = T.load_digits_pairs(None, "test", size=SIZE, task=task)
+        rows.append(T.bicubic_baseline(test.sources[:n], SIZE))
+        for method in methods:
+            rows.append(load_image_files(runs / f"{task}_{method}_test_outputs")[0][:n])
+        rows.append(test.images[:n])
+    path = RESULTS / "image_translation.png"
+    write_png(make_grid(torch.cat(rows), nrow=n), path)
+    return path
 
 
 TITLE = "Paired image-to-image on digits: pix2pix vs SR3-style conditional diffusion (issue 18)"
