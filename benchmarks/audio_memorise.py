@@ -137,19 +137,24 @@ def closeness(gen: torch.Tensor, train: torch.Tensor, sr: int) -> dict[str, floa
     return out
 
 
-PROBE_SIGMAS = (0.01, 0.1, 0.5, 2.0)
+PROBE_SIGMAS = (0.002, 0.01, 0.05, 0.2, 1.0, 5.0)
 
 
 @torch.no_grad()
-def denoiser_errors(denoiser, x0: torch.Tensor, cond, sigmas=PROBE_SIGMAS) -> dict[str, float]:
+def denoiser_errors(denoiser, x0: torch.Tensor, cond, sigmas=PROBE_SIGMAS,
+                    losses: bool = False) -> dict[str, float]:  # fmt: skip
     """Median ||D(x0 + σn, σ) - x0|| / ||σn|| per σ (network scale): 1.0 = no better than
-    returning the noisy input, 0 = perfect (a memorised clip is recovered at every σ)."""
+    returning the noisy input, 0 = perfect (a memorised clip is recovered at every σ).
+    ``losses``: also the training loss (the method's weighted MSE) at each σ."""
     g = torch.Generator().manual_seed(0)
     out = {}
     for s in sigmas:
         n = torch.randn(x0.shape, generator=g)
-        d = denoiser(x0 + s * n, torch.full((len(x0),), s), cond)
+        sig = torch.full((len(x0),), s)
+        d = denoiser(x0 + s * n, sig, cond)
         out[f"d_err@{s:g}"] = float(((d - x0).norm(dim=-1) / (s * n.norm(dim=-1))).median())
+        if losses and hasattr(denoiser, "loss"):
+            out[f"loss@{s:g}"] = float(denoiser.loss(x0, n, sig, cond).mean())
     return out
 
 
@@ -179,7 +184,7 @@ def run_cell(net: str, method: str, clips: int, steps: int, lr: float, extra: di
             items = [tr.dataset[i] for i in range(len(tr.dataset))]
             x0 = torch.stack([it[0] for it in items])
             cond = torch.tensor([it[1] for it in items]) if cfg.data.conditional else None
-            probe = denoiser_errors(tr.emas["model"].module.eval(), x0, cond)
+            probe = denoiser_errors(tr.emas["model"].module.eval(), x0, cond, losses=True)
         params = sum(p.numel() for p in tr.models[next(iter(tr.models))].parameters())
     row = {"net": net, "method": cfg.method.name, "clips": clips, "steps": steps, "lr": lr,
            "params": params, "train_s": round(train_s, 1), "cpu_s": round(cpu_s, 1),

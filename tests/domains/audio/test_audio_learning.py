@@ -148,3 +148,25 @@ def test_memorisation_measures_known_answers():
     g = torch.Generator().manual_seed(0)
     hiss = closeness(w + 0.01 * torch.randn(w.shape, generator=g), w, 8000)
     assert hiss["rel_l2"] < 0.1 and hiss["hiss_x"] > 2
+
+
+def test_denoiser_errors_and_losses_per_sigma_known_answers():
+    """A network that outputs zeros under EDM preconditioning (σ_data = 1) has the training
+    loss 1 at every σ (the preconditioning's normalisation) and returns c_skip·x with
+    c_skip = 1/(1+σ²), whose error relative to the noise, ||(c_skip - 1)·x0 + c_skip·σn|| /
+    ||σn||, is 1/sqrt(1 + σ²) for unit-std x0 and n."""
+    from benchmarks.audio_memorise import denoiser_errors
+    from multigen.diffusion.precond import Denoiser, EDMPrecond
+
+    class Zero(torch.nn.Module):
+        def forward(self, x, c_noise, cond=None, mask=None):
+            return torch.zeros_like(x)
+
+    x0 = torch.randn(16, 1, 4096, generator=torch.Generator().manual_seed(3))
+    out = denoiser_errors(Denoiser(Zero(), EDMPrecond(1.0)), x0, None, (0.01, 1.0, 5.0), True)
+    for s in (0.01, 1.0, 5.0):
+        assert out[f"loss@{s:g}"] == pytest.approx(1.0, abs=0.03)
+        assert out[f"d_err@{s:g}"] == pytest.approx((1 + s * s) ** -0.5, abs=0.02)
+    # the identity (a denoiser that removes nothing) has error 1 at every σ
+    ident = denoiser_errors(lambda x, s, c: x, x0, None, (0.01, 1.0))
+    assert ident == {"d_err@0.01": pytest.approx(1.0), "d_err@1": pytest.approx(1.0)}
