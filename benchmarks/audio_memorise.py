@@ -204,18 +204,18 @@ def run_cell(net: str, method: str, clips: int, steps: int, lr: float, extra: di
 
 def probe_runs(runs: list[str]) -> None:
     from multigen import api
+    from multigen_domains.audio.scaling import to_network
 
     sigmas = (0.002, 0.01, 0.05, 0.2, 0.5, 1.0, 2.0, 5.0, 20.0)
     dom = get_domain("audio")
     test = dom.load_dataset("embedded", None, "test")
-    x0 = torch.stack([test[i][0] for i in range(32)])
     labels = torch.tensor([test[i][1] for i in range(32)])
     rows = []
     for run in runs:
         loaded = api.load_run(run, device="cpu")
         meta = json.loads(Path(loaded.checkpoint, "meta.json").read_text())
         cond = labels if loaded.info.num_classes else None
-        x = x0 * test.scale / float(loaded.info.get("scale", 1.0))  # the run's own scale
+        x = to_network(test.waves[:32], loaded.info)[:, None]  # the run's scale (and whitening)
         row = {"run": str(run), "step": meta.get("step"),
                **denoiser_errors(loaded.models["model"], x, cond, sigmas)}  # fmt: skip
         print(row, flush=True)

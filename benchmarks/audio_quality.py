@@ -100,6 +100,12 @@ def main() -> None:
     )
     ap.add_argument("--tag", default="", help="embedded: results file suffix (a part)")
     ap.add_argument("--merge", nargs="+", metavar="TAG", help="embedded: join tagged parts")
+    ap.add_argument(
+        "--set",
+        nargs="*",
+        metavar="KEY=VALUE",
+        help="embedded: config overrides for the diffusion run (e.g. data.params.whiten=true)",
+    )
     ap.add_argument("--steps", type=int, default=300, help="training steps per run")
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--rate", type=int, default=8000, help="sample rate; clips are 1 s")

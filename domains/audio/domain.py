@@ -17,7 +17,7 @@ from .metrics.mel import fd_mel
 from .metrics.spectral import MIN_SPECTRAL_LENGTH, lsd, mr_stft
 from .networks import network_specs
 from .notes import prepare as prepare_notes
-from .scaling import ScaledWaves, scale_of
+from .scaling import ScaledWaves, from_network
 from .schedules import diffwave_fast_sigmas
 from .spoken_digits import prepare as prepare_spoken_digits
 
@@ -77,23 +77,31 @@ class AudioDomain(Domain):
         scale = params.pop("scale", None)
         if scale is not None and not (isinstance(scale, int | float) and scale > 0):
             raise DomainError(f"data.params.scale must be a positive number, got {scale!r}")
+        whiten = params.pop("whiten", False)
+        if not isinstance(whiten, bool):
+            raise DomainError(f"data.params.whiten must be true or false, got {whiten!r}")
         ds = super().load_dataset(name, path, split, **params)
-        return ScaledWaves(ds, scale) if type(ds) is D.WaveDataset else ds
+        return ScaledWaves(ds, scale, whiten) if type(ds) is D.WaveDataset else ds
 
     def describe(self, dataset: torch.utils.data.Dataset) -> dict[str, Any]:
         ds = unwrap_dataset(dataset, D.WaveDataset, "audio")
         labelled = ds.labels is not None and bool((ds.labels >= 0).any())
         scale = ds.scale if isinstance(ds, ScaledWaves) else 1.0
-        return {
+        gains = ds.gains if isinstance(ds, ScaledWaves) else None
+        white = ds.white if isinstance(ds, ScaledWaves) else ds.waves
+        info = {
             "shape": [1, int(ds.waves.shape[1])],
             "num_classes": len(ds.class_names) if labelled else 0,
             "cond_dim": 0,
-            "sigma_data": float(ds.waves.double().std()) / scale,
+            "sigma_data": float(white.double().std()) / scale,
             "scale": scale,
             "sample_rate": ds.sample_rate,
             "class_names": list(ds.class_names) if labelled else [],
             "skipped_files": len(ds.skipped),
         }
+        if gains:
+            info["whiten"] = list(gains)
+        return info
 
     def collate(self, items: Any) -> Batch:
         x = torch.stack([it[0] for it in items])
@@ -102,7 +110,7 @@ class AudioDomain(Domain):
 
     # ---- outputs ------------------------------------------------------------------------
     def decode(self, batch: Batch, info: dict[str, Any]) -> S.AudioSamples:
-        waves = batch.x.detach().float().cpu().reshape(len(batch), -1) * scale_of(info)
+        waves = from_network(batch.x.detach().float().cpu().reshape(len(batch), -1), info)
         waves = waves.clamp(-1, 1)
         cond = batch.cond
         labels = None

@@ -170,3 +170,85 @@ def test_denoiser_errors_and_losses_per_sigma_known_answers():
     # the identity (a denoiser that removes nothing) has error 1 at every σ
     ident = denoiser_errors(lambda x, s, c: x, x0, None, (0.01, 1.0))
     assert ident == {"d_err@0.01": pytest.approx(1.0), "d_err@1": pytest.approx(1.0)}
+
+
+def test_whitened_items_have_a_flat_spectrum_and_decode_back_exactly():
+    dom = get_domain()
+    ds = dom.load_dataset("embedded", None, "train", n_per_class=4, length=1024, whiten=True)
+    info = dom.describe(ds)
+    items = torch.stack([ds[i][0] for i in range(len(ds))])
+    assert float(items.double().std()) == pytest.approx(1.0, rel=1e-3)
+    assert info["sigma_data"] == pytest.approx(1.0, rel=1e-3)
+    assert len(info["whiten"]) == 64 and max(info["whiten"]) == 1.0
+
+    def band_db(x):  # the mean power of 16 equal bands above the lowest, in dB
+        p = torch.fft.rfft(x.double(), dim=-1).abs().pow(2).mean(0)[32:]
+        p = torch.stack([b.mean() for b in p.chunk(16)])
+        return 10 * (p.max() / p.min()).log10()
+
+    assert band_db(ds.waves) > 15  # the clips as read are coloured ...
+    assert band_db(items[:, 0]) < 5  # ... the network sees them nearly white
+    out = dom.decode(Batch(items), info)  # decode undoes the filter and the scale
+    torch.testing.assert_close(out.waves, ds.waves, atol=2e-6, rtol=0)
+    with pytest.raises(DomainError, match="whiten must be true or false"):
+        dom.load_dataset("embedded", None, "train", n_per_class=1, whiten="yes")
+
+
+def test_whitening_gains_known_answer_and_noise_shaping():
+    from multigen_domains.audio.scaling import apply_gains, whitening_gains
+
+    t = 512
+    k = torch.arange(t // 2 + 1)
+    # a power spectrum of 100 below 1/4 of Nyquist and 1 above: amplitudes 10 and 1
+    amp = torch.where(k < t // 8, 10.0, 1.0).double()
+    amp[0] = 0  # no DC
+    waves = torch.fft.irfft(amp * torch.exp(1j * torch.rand(4, len(k)) * 6.28), n=t)
+    g = whitening_gains(waves.float(), bands=8, floor_db=40)
+    assert g[0] == pytest.approx(0.1, rel=0.05) and g[-1] == 1.0  # 1/sqrt(P), max 1
+    # a 10 dB floor lifts the quiet band's power to 10: gains 1/10 and 1/sqrt(10)
+    floored = whitening_gains(waves.float(), bands=8, floor_db=10)
+    assert floored[0] == pytest.approx(10**-0.5, rel=0.05)
+    # white noise a model leaves in network scale is shaped like the data on decoding: 20 dB
+    # above the quiet band in the loud one, instead of level with it
+    noise = torch.randn(64, t, generator=torch.Generator().manual_seed(0))
+    shaped = torch.fft.rfft(apply_gains(noise, g, inverse=True).double()).abs().pow(2).mean(0)
+    assert 10 * (shaped[5:25].mean() / shaped[-100:].mean()).log10() == pytest.approx(20, abs=2)
+    torch.testing.assert_close(apply_gains(apply_gains(noise, g), g, inverse=True), noise,
+                               atol=1e-5, rtol=0)  # fmt: skip
+    with pytest.raises(DomainError, match="bands >= 2"):
+        whitening_gains(waves, bands=1)
+
+
+def test_band_excess_known_answers():
+    """The same clips have no excess; ten times louder is +20 dB in every band; white noise
+    added at a level far above the clips' top band shows there and not in their loud band."""
+    from benchmarks.audio_quality_embedded import band_excess_db
+
+    w = get_domain().load_dataset("embedded", None, "test", n_per_class=2).waves
+    assert band_excess_db(w, w) == [0.0] * 8
+    assert band_excess_db(10 * w, w) == [pytest.approx(20.0, abs=0.05)] * 8
+    g = torch.Generator().manual_seed(0)
+    noisy = band_excess_db(w + 0.01 * torch.randn(w.shape, generator=g), w)
+    assert noisy[-1] > 30 and 0 <= noisy[1] < 3
+
+
+def test_whitened_run_trains_samples_and_reloads_its_gains(tmp_path):
+    from multigen import api
+    from multigen.config import load_config
+    from multigen.train.trainer import Trainer
+
+    cfg = load_config({
+        "domain": "audio",
+        "data": {"name": "embedded", "params": {"n_per_class": 1, "length": 512, "whiten": True},
+                 "batch_size": 4},
+        "model": {"name": "unet1d", "params": {"channels": 8, "mults": [1, 2], "patch": 4}},
+        "method": {"name": "edm"},
+        "train": {"steps": 2, "progress": False, "tensorboard": False, "checkpoint_every": 2},
+        "sample": {"steps": 2, "n": 2}, "eval": {"n_samples": 2},
+    })  # fmt: skip
+    Trainer(cfg, get_domain(), tmp_path / "run").fit()
+    run = api.load_run(tmp_path / "run", device="cpu")
+    gains = run.info.get("whiten")
+    assert len(gains) == 64 and max(gains) == 1.0 and min(gains) < 0.5
+    out = api.sample(run, n=2, seed=0).samples.waves
+    assert out.shape == (2, 512) and bool(out.isfinite().all())
