@@ -5,7 +5,8 @@
 - the shipped configs are package data under ``multigen/configs/`` (the top-level ``configs/``
   is a link to it), one data-only package per folder, read with ``importlib.resources``;
 - the pretrained models (``multigen/zoo/models/<name>/``: weights, config, card, manifest)
-  are package data of ``multigen.zoo``.
+  are package data of ``multigen.zoo``; the images metrics' digit CNN
+  (``domains/images/weights/``) is package data of ``multigen_domains.images``.
 """
 
 from setuptools import find_namespace_packages, find_packages, setup
@@ -18,5 +19,9 @@ config_packages = find_namespace_packages(include=["multigen.configs*"])
 setup(
     packages=find_packages(include=["multigen*"]) + config_packages + domain_packages,
     package_dir={"multigen_domains": "domains"},
-    package_data={**{p: ["*.yaml"] for p in config_packages}, "multigen.zoo": ["models/*/*"]},
+    package_data={
+        **{p: ["*.yaml"] for p in config_packages},
+        "multigen.zoo": ["models/*/*"],
+        "multigen_domains.images": ["weights/*.safetensors"],
+    },
 )

@@ -8,6 +8,8 @@ plays the role of Inception's logits for IS. The metric names carry the network'
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import torch
 from torch import Tensor, nn
 
@@ -16,6 +18,9 @@ from multigen.metrics import data_fingerprint, fit_classifier
 ARCH_VERSION = "v2"  # bump when FeatureCNN changes: old cache entries then stop matching
 FEATURE_DIM = 128
 DEFAULT_STEPS = 400
+# The digit CNN behind fd_digitcnn & co. for the embedded digits, trained once (2026-12-07)
+# and shipped, so every machine scores with the same feature network.
+SHIPPED = Path(__file__).parent / "weights"
 
 
 class FeatureCNN(nn.Module):
@@ -82,6 +87,7 @@ def feature_network(
             lr=5e-3,
             seed=seed,
             cache_dir=cache_dir,
+            shipped=SHIPPED,
         )
         net = _MEMO[memo_key]
         with torch.no_grad():

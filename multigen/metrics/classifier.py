@@ -179,8 +179,14 @@ def fit_classifier(
     seed: int = 0,
     cache_dir: str | os.PathLike | None = None,
     device: str | torch.device = "cpu",
+    shipped: str | os.PathLike | None = None,
 ) -> nn.Module:
     """Train ``build_model()`` on (x, y) with cross-entropy, or reload it from the cache.
+
+    ``shipped``: a folder of weights that ship with the package (``<key>.safetensors`` with
+    the same signature); found there, they are used as they are, so a metric's feature
+    network is the same on every machine (training it again gives other weights on another
+    CPU, or with other threads, and moves small-N precision/recall beyond their seed spread).
 
     Reproducible: the model is built and trained under ``seed`` (global torch RNG forked,
     so the caller's RNG state is untouched) with a seeded shuffling order; Adam, ``steps``
@@ -207,6 +213,12 @@ def fit_classifier(
         model = build_model()
     sig = _signature(model, steps=steps, batch_size=batch_size, lr=lr, seed=seed)
     path = cache_root(cache_dir) / "classifiers" / f"{key}.safetensors"
+    packaged = None if shipped is None else Path(shipped) / f"{key}.safetensors"
+    if packaged is not None and packaged.is_file():
+        path = packaged
+        with safe_open(str(path), framework="pt") as fh:
+            if (fh.metadata() or {}).get("signature") != sig:
+                raise ValueError(f"{path}: shipped weights of another architecture or recipe")
 
     if path.is_file():
         with safe_open(str(path), framework="pt") as fh:

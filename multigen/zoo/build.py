@@ -209,6 +209,25 @@ def rerender(folder: Path) -> None:
         f.chmod(0o644)
 
 
+def rescore(folder: Path) -> None:
+    """Score a shipped entry again from its own weights (after a metric's feature network
+    changed): the evaluation metrics and floor at the card's ``n``, a new check block with
+    its floor, then card.md and the manifest (weights, config and the rest untouched)."""
+    from multigen import api
+
+    card = json.loads((folder / "card.json").read_text(encoding="utf-8"))
+    run = api.load_run(folder, device="cpu")
+    ev, n, check_n = card["evaluation"], card["evaluation"]["n"], card["check"]["n"]
+    ev["metrics"] = score(run, n)
+    ev["floor"] = data_floor(run, n)[0]
+    check = check_block(run, check_n, card["check"]["blocks"])
+    check["floor"] = data_floor(run, check_n)[0]
+    card["check"] = check
+    card["rescored"] = date.today().isoformat()
+    (folder / "card.json").write_text(json.dumps(card, indent=2) + "\n")
+    rerender(folder)
+
+
 def _with_stub_card(folder: Path, run) -> Path:
     """A provisional card + manifest so the half-built entry loads through the normal path."""
     from multigen.zoo.store import parameter_count

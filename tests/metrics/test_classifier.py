@@ -132,6 +132,23 @@ def test_fit_classifier_reproducible_and_env_cache(tmp_path, monkeypatch):
         fit_classifier(build, x, y, key="../evil", steps=1, cache_dir=tmp_path)
 
 
+def test_fit_classifier_uses_shipped_weights_as_they_are(tmp_path):
+    x, y = separable_data(seed=2)
+    shipped = tmp_path / "shipped"
+    a = fit_classifier(build, x, y, key="k", steps=30, cache_dir=shipped.parent / "s")
+    shipped.mkdir()
+    (tmp_path / "s" / "classifiers" / "k.safetensors").rename(shipped / "k.safetensors")
+    # bogus labels: the shipped weights are used, not retrained, and nothing is cached
+    b = fit_classifier(
+        build, x, torch.zeros_like(y), key="k", steps=30, cache_dir=tmp_path / "c", shipped=shipped
+    )
+    for p, q in zip(a.state_dict().values(), b.state_dict().values()):
+        assert torch.equal(p, q)
+    assert not (tmp_path / "c" / "classifiers" / "k.safetensors").exists()
+    with pytest.raises(ValueError, match="shipped weights of another architecture or recipe"):
+        fit_classifier(build, x, y, key="k", steps=31, cache_dir=tmp_path / "c", shipped=shipped)
+
+
 def test_data_fingerprint_and_accuracy():
     x = torch.arange(6.0)
     fp = data_fingerprint(x)

@@ -179,3 +179,17 @@ def test_inception_torch_file_and_mismatch(tmp_path):
         load_inception(tmp_path / "junk.pth")
     with pytest.raises(DomainError, match="not found"):
         load_inception(tmp_path / "absent.pth")
+
+
+def test_digits_feature_network_ships_with_the_package(ref, tmp_path):
+    """fd_digitcnn & co. score with the shipped digit CNN: nothing is trained or cached."""
+    from safetensors.torch import load_file
+
+    from multigen_domains.images import features
+
+    features._MEMO.clear()
+    net = feature_network("digitcnn", ref.train_images, ref.train_labels, 10, cache_dir=tmp_path)
+    assert not (tmp_path / "classifiers").exists()
+    (shipped,) = features.SHIPPED.glob("images-digitcnn-*-s400-r0.safetensors")
+    for k, v in load_file(shipped).items():
+        assert torch.equal(net.state_dict()[k], v), k
