@@ -183,10 +183,11 @@ def fit_classifier(
 ) -> nn.Module:
     """Train ``build_model()`` on (x, y) with cross-entropy, or reload it from the cache.
 
-    ``shipped``: a folder of weights that ship with the package (``<key>.safetensors`` with
-    the same signature); found there, they are used as they are, so a metric's feature
-    network is the same on every machine (training it again gives other weights on another
-    CPU, or with other threads, and moves small-N precision/recall beyond their seed spread).
+    ``shipped``: a folder of weights that ship with the package (``<key>.safetensors``); with
+    the same signature they are used as they are (other settings train as usual), so a
+    metric's feature network is the same on every machine (training it again gives other
+    weights on another CPU, or with other threads, and moves small-N precision/recall beyond
+    their seed spread).
 
     Reproducible: the model is built and trained under ``seed`` (global torch RNG forked,
     so the caller's RNG state is untouched) with a seeded shuffling order; Adam, ``steps``
@@ -215,10 +216,9 @@ def fit_classifier(
     path = cache_root(cache_dir) / "classifiers" / f"{key}.safetensors"
     packaged = None if shipped is None else Path(shipped) / f"{key}.safetensors"
     if packaged is not None and packaged.is_file():
-        path = packaged
-        with safe_open(str(path), framework="pt") as fh:
-            if (fh.metadata() or {}).get("signature") != sig:
-                raise ValueError(f"{path}: shipped weights of another architecture or recipe")
+        with safe_open(str(packaged), framework="pt") as fh:
+            if (fh.metadata() or {}).get("signature") == sig:  # else: other settings, train
+                path = packaged
 
     if path.is_file():
         with safe_open(str(path), framework="pt") as fh:
