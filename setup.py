@@ -5,8 +5,8 @@
 - the shipped configs are package data under ``multigen/configs/`` (the top-level ``configs/``
   is a link to it), one data-only package per folder, read with ``importlib.resources``;
 - the pretrained models (``multigen/zoo/models/<name>/``: weights, config, card, manifest)
-  are package data of ``multigen.zoo``; the images metrics' digit CNN
-  (``domains/images/weights/``) is package data of ``multigen_domains.images``.
+  are package data of ``multigen.zoo``; the metrics' feature networks (the digit CNN, the
+  shapes FPD network: ``domains/<domain>/weights/``) are package data of their domain.
 """
 
 from setuptools import find_namespace_packages, find_packages, setup
@@ -23,5 +23,6 @@ setup(
         **{p: ["*.yaml"] for p in config_packages},
         "multigen.zoo": ["models/*/*"],
         "multigen_domains.images": ["weights/*.safetensors"],
+        "multigen_domains.shapes": ["weights/*.safetensors"],
     },
 )

@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+import torch
 
 from multigen_domains.shapes import classifier, metrics
 
@@ -60,3 +61,14 @@ def test_fpd_is_reproducible_and_separates(cache):
     assert far > same
     again = classifier.reference_classifier(steps=30, per_class=8)  # from the cache
     assert classifier.fpd(chairs, mugs, again) == pytest.approx(far)
+
+
+def test_fpd_network_ships_with_the_package(cache):
+    """FPD at the default settings scores with the shipped network: nothing trained or cached."""
+    from safetensors.torch import load_file
+
+    model = classifier.reference_classifier()
+    assert not list(cache.rglob("shapes-pointnet-*"))
+    (shipped,) = classifier.SHIPPED.glob("shapes-pointnet-*.safetensors")
+    for k, v in load_file(shipped).items():
+        assert torch.equal(model.state_dict()[k], v), k
