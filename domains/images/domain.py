@@ -156,6 +156,15 @@ def _subsample(images: Tensor, labels: Tensor | None, n: int | None, seed: int =
     return images[idx], None if labels is None else labels[idx]
 
 
+# Reference names for the digits as drawn (the feature CNN always learns the plain training
+# digits): plain, or thin / bold as the unpaired task makes them (unpaired.py).
+DIGIT_STYLES = {
+    "digits": lambda images: images,
+    "digits_thin": unpaired.thin,
+    "digits_bold": unpaired.bold,
+}
+
+
 @dataclass
 class ImageDomain(Domain):
     name: str = "images"
@@ -271,25 +280,18 @@ class ImageDomain(Domain):
         a .npz file."""
         spec = str(spec)
         name, _, split = spec.partition(":")
-        if name in ("digits_thin", "digits_bold") and not Path(spec).exists():
-            split = split or "train"
-            ds = data.load_digits_dataset(None, split, size=16)  # checks the split
-            train = data.load_digits_dataset(None, "train", size=16)
-            images = unpaired.thin(ds.images) if name == "digits_thin" else unpaired.bold(ds.images)
-            images, labels = _subsample(images, ds.labels, n)
-            return ImageSet(
-                images, labels, 10, f"{name}:{split}", "digitcnn", train.images, train.labels
-            )
-        if name == "digits" and not Path(spec).exists():
+        style = DIGIT_STYLES.get(name)
+        if style is not None and not Path(spec).exists():
             split = split or "train"
             size = 16
             if "@" in split:  # digits:test@32 -> 32x32 reference
                 split, _, s = split.partition("@")
                 size = int(s)
-            ds = data.load_digits_dataset(None, split, size=size)
+            ds = data.load_digits_dataset(None, split, size=size)  # checks the split
             train = data.load_digits_dataset(None, "train", size=size)
-            images, labels = _subsample(ds.images, ds.labels, n)
-            return ImageSet(images, labels, 10, ds.name, "digitcnn", train.images, train.labels)
+            images, labels = _subsample(style(ds.images), ds.labels, n)
+            label = ds.name if name == "digits" else f"{name}:{split}"
+            return ImageSet(images, labels, 10, label, "digitcnn", train.images, train.labels)
         path = Path(spec)
         if not path.exists():
             raise DomainError(

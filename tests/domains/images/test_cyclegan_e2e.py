@@ -249,3 +249,16 @@ def test_one_way_runs_refuse_direction_ba():
     )
     with pytest.raises(DomainError, match="translates one way only; cyclegan runs"):
         api.translate(run, "anywhere", direction="ba")
+
+
+def test_styled_digit_references_are_the_digits_drawn_thin_or_bold():
+    from domains.images.data import load_digits_dataset
+
+    dom = ImageDomain()
+    test = load_digits_dataset(None, "test", size=16)
+    for name, style in (("digits_thin", U.thin), ("digits_bold", U.bold)):
+        ref = dom.reference(f"{name}:test")
+        assert torch.equal(ref.images, style(test.images)) and ref.name == f"{name}:test"
+        assert ref.feature_name == "digitcnn" and len(ref.train_images) == 1438
+    assert dom.reference("digits_bold:test@32").images.shape[-1] == 32
+    assert torch.equal(dom.reference("digits:test").images, test.images)
