@@ -67,6 +67,7 @@ __all__ = [
     "SampleResult",
     "LoadedRun",
     "Assessment",
+    "vocode",
 ]
 
 
@@ -246,6 +247,23 @@ def sample(
         seconds,
         nfe(run.method, options.sampler, options.steps, corrector_steps=options.corrector_steps),
     )
+
+
+def vocode(
+    run_dir: str | Path | LoadedRun,
+    input: str | Path,  # noqa: A002 - the CLI's name for it
+    out: str | Path | None = None,
+    checkpoint: str = "latest",
+    device: str = "auto",
+) -> TranslateResult:
+    """Run a vocoder (a paired run whose domain turns files into its conditions, e.g. an audio
+    run trained on mel pairs) over ``input``: its domain reads the files there (audio: WAVs
+    become log-mels, ``.npy`` files are log-mels), the outputs go to ``OUT/<name>.<ext>``.
+    The inputs are their own targets, so a round trip of audio files is scored (audio:
+    ``mr_stft``, ``lsd``; ``scores`` empty for mel inputs)."""
+    src = Path(input)
+    targets = src if src.is_dir() else None
+    return translate(run_dir, src, out, checkpoint, device, targets=targets)
 
 
 def sample_options(run: LoadedRun, given: dict[str, Any], what: str = "sample") -> SampleConfig:

@@ -123,6 +123,16 @@ def cmd_translate(args: argparse.Namespace) -> None:
         _print_table(f"{out} vs {args.targets}", res.scores)
 
 
+def cmd_vocode(args: argparse.Namespace) -> None:
+    from multigen import api
+
+    out = args.out or Path(args.run) / "vocoded"
+    res = api.vocode(args.run, args.input, out=out, checkpoint=args.checkpoint, device=args.device)
+    print(f"{len(res.names)} clips vocoded in {res.seconds:.2f} s -> {out}")
+    if res.scores:
+        _print_table(f"{out} vs {args.input}", res.scores)
+
+
 def cmd_evaluate(args: argparse.Namespace) -> None:
     from multigen import api
     from multigen.options import parse_key_values
@@ -320,6 +330,17 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     tr.add_argument("--weights", default="ema", choices=["ema", "raw"])
 
+    vc = sub.add_parser(
+        "vocode", help="turn mels (.npy) into audio, or resynthesise audio files, with a vocoder"
+    )
+    vc.add_argument("run", help="vocoder run folder (e.g. configs/audio/embedded_vocoder.yaml)")
+    vc.add_argument(
+        "input", help="folder of .npy log-mels [n_mels, frames] or of audio files (round trip)"
+    )
+    vc.add_argument("--out", help="output folder (default RUN/vocoded); OUT/<name>.wav")
+    vc.add_argument("--checkpoint", default="latest", help="latest, best or a checkpoint folder")
+    vc.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+
     e = sub.add_parser("evaluate", help="score sample files against a reference")
     e.add_argument("--domain")
     e.add_argument("--samples", help="sample files (or a dataset NAME:split as the data row)")
@@ -401,6 +422,7 @@ COMMANDS = {
     "train": cmd_train,
     "sample": cmd_sample,
     "translate": cmd_translate,
+    "vocode": cmd_vocode,
     "evaluate": cmd_evaluate,
     "likelihood": cmd_likelihood,
     "data": cmd_data,

@@ -158,7 +158,16 @@ class GANMethod(Section):
         0.0,
         ge=0.0,
         description="paired translation (pix2pix: 100): weight of the L1 distance between the "
-        "generated and the real target, added to the generator loss (needs paired data)",
+        "generated and the real target, added to the generator loss (needs paired data); "
+        "measured in the domain's paired-feature space (Domain.paired_features: the state "
+        "itself for images, the log-mel for an audio vocoder, as HiFi-GAN's mel loss)",
+    )
+    fm_weight: float = Field(
+        0.0,
+        ge=0.0,
+        description="feature matching (HiFi-GAN: 2): weight of the L1 distance between the "
+        "discriminator's layer activations on real and generated data, added to the generator "
+        "loss (needs paired data and a discriminator that returns features, e.g. hifigan_disc)",
     )
 
 

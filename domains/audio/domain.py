@@ -12,6 +12,7 @@ from multigen.domain import Batch, DatasetSpec, Domain, DomainError, unwrap_data
 
 from . import data as D
 from . import samples as S
+from . import vocoder as V
 from .metrics.classifier import classifier_scores, train_classifier
 from .metrics.mel import fd_mel
 from .metrics.spectral import MIN_SPECTRAL_LENGTH, lsd, mr_stft
@@ -82,7 +83,12 @@ class AudioDomain(Domain):
             raise DomainError(f"data.params.whiten must be true or false, got {whiten!r}")
         ds = super().load_dataset(name, path, split, **params)
         return ScaledWaves(ds, scale, whiten) if type(ds) is D.WaveDataset else ds
+        mel = params.pop("mel", None)
 
+        if mel is not None:  # (wave, log-mel) pairs for a vocoder run (vocoder.py)
+            recipe = {"dataset": name, "path": None if path is None else str(path),
+                      "params": params, "mel": mel}  # fmt: skip
+            return V.mel_pairs(ds, mel, scale, whiten, recipe)
     def describe(self, dataset: torch.utils.data.Dataset) -> dict[str, Any]:
         ds = unwrap_dataset(dataset, D.WaveDataset, "audio")
         labelled = ds.labels is not None and bool((ds.labels >= 0).any())
@@ -101,15 +107,50 @@ class AudioDomain(Domain):
         }
         if gains:
             info["whiten"] = list(gains)
-        return info
+        return info | V.describe_pairs(ds)
 
     def collate(self, items: Any) -> Batch:
         x = torch.stack([it[0] for it in items])
         labels = torch.tensor([int(it[1]) for it in items])
         return Batch(x, None, labels if bool((labels >= 0).any()) else None)
+        if isinstance(items[0][1], torch.Tensor):  # mel pairs: the log-mel is the condition
+            return Batch(x, None, torch.stack([it[1] for it in items]))
 
     # ---- outputs ------------------------------------------------------------------------
     def decode(self, batch: Batch, info: dict[str, Any]) -> S.AudioSamples:
+    def template(self, info, n, generator, cond=None, device="cpu") -> Batch:
+        """Vocoder runs sampled without mels vocode test-split mels (vocoder.default_mels)."""
+        if cond is None and V.is_vocoder(info):
+            cond = V.default_mels(info, generator, n)
+        return super().template(info, n, generator, cond, device)
+
+    def paired_features(self, x: torch.Tensor, info: Any) -> torch.Tensor:
+        """Vocoder runs: the log-mel of the waveform (HiFi-GAN's L1 mel loss)."""
+        return V.paired_features(x, info)
+
+    def check_condition(self, cond: torch.Tensor, info: dict[str, Any]) -> None:
+        if V.is_vocoder(info):
+            raise DomainError("a vocoder run takes mels, not --cond: use `multigen vocode`")
+        super().check_condition(cond, info)
+
+    def load_sources(self, path: Path, info: dict[str, Any]) -> tuple[torch.Tensor, list[str]]:
+        """Vocoder runs (``multigen vocode``): ``.npy`` log-mels, or audio files made into
+        log-mels with the run's mel settings."""
+        mels, names, _ = V.read_inputs(Path(path), V.run_settings(info))
+        return mels, names
+
+    def score_pairs(self, samples: Any, names: list[str], targets: Path) -> dict[str, float]:
+        """mr_stft / lsd of vocoded clips against the audio files they were made from."""
+        gen = _as_samples(samples, "samples")
+        return V.score_files(gen.waves, names, Path(targets), gen.sample_rate)
+
+    def export_named(self, samples: Any, names: list[str], out_dir: Path) -> list[Path]:
+        from .io import write_wav
+
+        gen = _as_samples(samples, "samples")
+        return [write_wav(Path(out_dir) / f"{n}.wav", w, gen.sample_rate)
+                for n, w in zip(names, gen.waves)]  # fmt: skip
+
         waves = from_network(batch.x.detach().float().cpu().reshape(len(batch), -1), info)
         waves = waves.clamp(-1, 1)
         cond = batch.cond

@@ -65,6 +65,19 @@ class GAN(Method):
                 "method.l1_weight compares the generator's output with its paired target: "
                 "it needs paired data fed as the condition (data.conditional: true)"
             )
+        if cfg.fm_weight > 0:
+            if not self.run.data.conditional:
+                raise DomainError(
+                    "method.fm_weight compares the discriminator's features on each generated "
+                    "sample and its paired target: it needs paired data (data.conditional: true)"
+                )
+            if not getattr(disc, "has_features", False):
+                raise DomainError(
+                    f"method.fm_weight needs a discriminator that returns its activations "
+                    f"(e.g. hifigan_disc); {self.run.discriminator.name!r} does not"
+                )
+            if cfg.augment != "none":
+                raise DomainError("method.fm_weight and method.augment cannot be combined")
         self._ada_step = -1
 
     def _grow(self, models: dict[str, nn.Module], step: int) -> None:
@@ -203,10 +216,22 @@ class GAN(Method):
         cfg: GANMethod = self.config
         self._grow(models, step)
         fake = self._fake(models["generator"], batch, gens)
-        logits = self._critic(models, batch, gens)(fake)
-        loss = gan_losses.g_loss(cfg.loss, logits).mean()
-        if cfg.l1_weight > 0:  # pix2pix: L1 to the paired target (Isola et al. 2017)
-            loss = loss + cfg.l1_weight * (fake.float() - batch.x.float()).abs().mean()
+        if cfg.fm_weight > 0:  # HiFi-GAN: L1 between D's activations on the pair (real detached)
+            disc = models["discriminator"]
+            logits, fake_maps = disc(fake, batch.cond, batch.mask, features=True)
+            with torch.no_grad():
+                _, real_maps = disc(batch.x, batch.cond, batch.mask, features=True)
+            fm = sum((f.float() - r.float()).abs().mean() for f, r in zip(fake_maps, real_maps))
+            loss = gan_losses.g_loss(cfg.loss, logits.float()).mean()
+            loss = loss + cfg.fm_weight * fm / max(1, len(fake_maps))
+        else:
+            logits = self._critic(models, batch, gens)(fake)
+            loss = gan_losses.g_loss(cfg.loss, logits).mean()
+        if cfg.l1_weight > 0:  # pix2pix: L1 to the paired target (Isola et al. 2017), in the
+            # domain's paired-feature space (HiFi-GAN: the log-mel)
+            feats = self.domain.paired_features
+            diff = feats(fake.float(), self.info) - feats(batch.x.float(), self.info)
+            loss = loss + cfg.l1_weight * diff.abs().mean()
         if not cfg.lazy_phases and cfg.pl_weight > 0 and step % cfg.pl_every == 0:
             loss = loss + self._pl_loss(models, batch, gens, step)
         return loss

@@ -1,5 +1,5 @@
-"""Audio networks: denoisers (DiffWave, 1-D U-Net), GAN generator (WaveGAN) and
-discriminators (WaveGAN with phase shuffle, HiFi-GAN MPD+MSD)."""
+"""Audio networks: denoisers (DiffWave, 1-D U-Net), GAN generators (WaveGAN; the HiFi-GAN
+mel vocoder) and discriminators (WaveGAN with phase shuffle, HiFi-GAN MPD+MSD)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from multigen.domain import NetworkSpec
 from .diffwave import build_diffwave
 from .hifigan import build_hifigan_discriminator
 from .unet1d import build_unet1d
+from .vocoder import build_hifigan_vocoder
 from .wavegan import build_wavegan_discriminator, build_wavegan_generator
 
 
@@ -20,6 +21,9 @@ def network_specs() -> dict[str, NetworkSpec]:
                     "1-D U-Net (channels, mults, blocks, kernel, factor, attention)"),
         NetworkSpec("wavegan", "generator", build_wavegan_generator,
                     "WaveGAN generator (latent_dim, width, layers)"),
+        NetworkSpec("hifigan_vocoder", "generator", build_hifigan_vocoder,
+                    "HiFi-GAN generator, log-mel -> waveform (channels, upsample_rates with "
+                    "product = mel hop, resblock_kernels, resblock_dilations); mel pairs only"),
         NetworkSpec("wavegan_disc", "discriminator", build_wavegan_discriminator,
                     "WaveGAN discriminator with phase shuffle (width, layers, phase_shuffle)"),
         NetworkSpec("hifigan_disc", "discriminator", build_hifigan_discriminator,

@@ -7,6 +7,11 @@ losses want ``[B]`` logits, so each sub-discriminator's output map is averaged a
 sub-discriminators are summed (HiFi-GAN sums their losses, which this matches for the
 hinge/least-squares losses up to the averaging). ``width`` scales all channel counts
 (1.0 = the paper's sizes).
+
+``per_head: true`` returns ``[B, K]`` logits instead, one per sub-discriminator, so the
+engine's element-wise losses score each one on its own as HiFi-GAN does (a sum of logits lets
+one sub-discriminator's verdict cancel another's); ``forward(..., features=True)`` also
+returns every layer's activations for the GAN's feature-matching loss (``method.fm_weight``).
 """
 
 from __future__ import annotations
@@ -37,13 +42,15 @@ class PeriodDiscriminator(nn.Module):
         self.post = weight_norm(nn.Conv2d(chans[-1], 1, (3, 1), 1, (1, 0)))
         self.feat_dim = chans[-1]
 
-    def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
+    def forward(self, x: Tensor, maps: list[Tensor] | None = None) -> tuple[Tensor, Tensor]:
         b, c, t = x.shape
         if t % self.period:
             x = F.pad(x, (0, self.period - t % self.period), mode="reflect")
         h = x.view(b, c, -1, self.period)
         for conv in self.convs:
             h = F.leaky_relu(conv(h), 0.1)
+            if maps is not None:
+                maps.append(h)
         return self.post(h).flatten(1).mean(1), h.mean(dim=(2, 3))
 
 
@@ -67,10 +74,12 @@ class ScaleDiscriminator(nn.Module):
         self.post = norm(nn.Conv1d(cin, 1, 3, 1, 1))
         self.feat_dim = cin
 
-    def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
+    def forward(self, x: Tensor, maps: list[Tensor] | None = None) -> tuple[Tensor, Tensor]:
         h = x
         for conv in self.convs:
             h = F.leaky_relu(conv(h), 0.1)
+            if maps is not None:
+                maps.append(h)
         return self.post(h).flatten(1).mean(1), h.mean(dim=2)
 
 
@@ -83,27 +92,36 @@ class HiFiGANDiscriminator(nn.Module):
         scales: int = 3,
         width: float = 1.0,
         num_classes: int = 0,
+        per_head: bool = False,
     ):
         super().__init__()
+        self.per_head = bool(per_head)
         self.mpd = nn.ModuleList(PeriodDiscriminator(p, width) for p in periods)
         self.msd = nn.ModuleList(ScaleDiscriminator(width, spectral=i == 0) for i in range(scales))
         self.conds = nn.ModuleList(
             ConditionEmbedding(d.feat_dim, num_classes=num_classes) for d in (*self.mpd, *self.msd)
         )
 
-    def forward(self, x: Tensor, cond: Tensor | None = None, mask: Any = None) -> Tensor:
-        logits = torch.zeros(x.shape[0], device=x.device)
-        outs = [d(x) for d in self.mpd]
+    # the GAN's feature matching may ask for activations (forward(..., features=True))
+    has_features = True
+
+    def forward(
+        self, x: Tensor, cond: Tensor | None = None, mask: Any = None, features: bool = False
+    ) -> Tensor | tuple[Tensor, list[Tensor]]:
+        maps: list[Tensor] | None = [] if features else None
+        outs = [d(x, maps) for d in self.mpd]
         h = x
         for i, d in enumerate(self.msd):
             if i:
                 h = F.avg_pool1d(h, 4, 2, padding=2)
-            outs.append(d(h))
+            outs.append(d(h, maps))
+        heads = []
         for (logit, feat), emb in zip(outs, self.conds):
-            logits = logits + logit
             if emb.enabled:
-                logits = logits + (emb(cond, x.shape[0], x.device) * feat).sum(1)
-        return logits
+                logit = logit + (emb(cond, x.shape[0], x.device) * feat).sum(1)
+            heads.append(logit)
+        logits = torch.stack(heads, 1) if self.per_head else torch.stack(heads, 1).sum(1)
+        return (logits, maps) if features else logits
 
 
 def build_hifigan_discriminator(info: dict[str, Any], **params: Any) -> HiFiGANDiscriminator:
