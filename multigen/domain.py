@@ -305,6 +305,12 @@ class Domain:
         network scale, with a name per item (``multigen translate``). Default: refused."""
         raise DomainError(f"domain {self.name!r} has no paired translation runs to translate with")
 
+    def paired_features(self, x: Tensor, info: Mapping[str, Any]) -> Tensor:
+        """Where a paired run's output is compared with its target (the GAN's ``l1_weight``
+        term): network-scale states ``x`` -> features, differentiable. Default: the states
+        themselves (pix2pix); an audio vocoder compares log-mels (HiFi-GAN)."""
+        return x
+
     def score_pairs(self, samples: Any, names: list[str], targets: Path) -> dict[str, float]:
         """Score translations against their paired targets (files named like the sources)."""
         raise DomainError(f"domain {self.name!r} has no paired metrics")
@@ -312,12 +318,6 @@ class Domain:
     def export_named(self, samples: Any, names: list[str], out_dir: Path) -> list[Path]:
         """Write translated samples, one file per source, named after it."""
         raise DomainError(f"domain {self.name!r} cannot write translations")
-    def paired_features(self, x: Tensor, info: Mapping[str, Any]) -> Tensor:
-        """Where a paired run's output is compared with its target (the GAN's ``l1_weight``
-        term): network-scale states ``x`` -> features, differentiable. Default: the states
-        themselves (pix2pix); an audio vocoder compares log-mels (HiFi-GAN)."""
-        return x
-
 
     def reading(self, options: Mapping[str, Any]) -> dict[str, Any]:
         """The evaluation options that also apply while reading files."""

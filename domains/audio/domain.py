@@ -81,14 +81,14 @@ class AudioDomain(Domain):
         whiten = params.pop("whiten", False)
         if not isinstance(whiten, bool):
             raise DomainError(f"data.params.whiten must be true or false, got {whiten!r}")
-        ds = super().load_dataset(name, path, split, **params)
-        return ScaledWaves(ds, scale, whiten) if type(ds) is D.WaveDataset else ds
         mel = params.pop("mel", None)
-
+        ds = super().load_dataset(name, path, split, **params)
         if mel is not None:  # (wave, log-mel) pairs for a vocoder run (vocoder.py)
             recipe = {"dataset": name, "path": None if path is None else str(path),
                       "params": params, "mel": mel}  # fmt: skip
             return V.mel_pairs(ds, mel, scale, whiten, recipe)
+        return ScaledWaves(ds, scale, whiten) if type(ds) is D.WaveDataset else ds
+
     def describe(self, dataset: torch.utils.data.Dataset) -> dict[str, Any]:
         ds = unwrap_dataset(dataset, D.WaveDataset, "audio")
         labelled = ds.labels is not None and bool((ds.labels >= 0).any())
@@ -111,13 +111,11 @@ class AudioDomain(Domain):
 
     def collate(self, items: Any) -> Batch:
         x = torch.stack([it[0] for it in items])
-        labels = torch.tensor([int(it[1]) for it in items])
-        return Batch(x, None, labels if bool((labels >= 0).any()) else None)
         if isinstance(items[0][1], torch.Tensor):  # mel pairs: the log-mel is the condition
             return Batch(x, None, torch.stack([it[1] for it in items]))
+        labels = torch.tensor([int(it[1]) for it in items])
+        return Batch(x, None, labels if bool((labels >= 0).any()) else None)
 
-    # ---- outputs ------------------------------------------------------------------------
-    def decode(self, batch: Batch, info: dict[str, Any]) -> S.AudioSamples:
     def template(self, info, n, generator, cond=None, device="cpu") -> Batch:
         """Vocoder runs sampled without mels vocode test-split mels (vocoder.default_mels)."""
         if cond is None and V.is_vocoder(info):
@@ -151,6 +149,8 @@ class AudioDomain(Domain):
         return [write_wav(Path(out_dir) / f"{n}.wav", w, gen.sample_rate)
                 for n, w in zip(names, gen.waves)]  # fmt: skip
 
+    # ---- outputs ------------------------------------------------------------------------
+    def decode(self, batch: Batch, info: dict[str, Any]) -> S.AudioSamples:
         waves = from_network(batch.x.detach().float().cpu().reshape(len(batch), -1), info)
         waves = waves.clamp(-1, 1)
         cond = batch.cond
