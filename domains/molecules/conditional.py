@@ -26,7 +26,9 @@ import numpy as np
 import torch
 
 from multigen.bench.protocols import ProtocolResult
+from multigen.domain import DomainError
 
+from .conformers import cache_dir
 from .data import MoleculeDataset
 from .mol import Molecule
 from .properties import predict, train_predictor
@@ -95,19 +97,86 @@ def reference_rows(
     return rows, model, ds
 
 
-def generated_mae(model, ds: MoleculeDataset, samples: list[Molecule], names) -> dict[str, float]:
-    """MAE of the predictor on generated molecules against their requested values
-    (``target_<name>`` in ``Molecule.props``, set by the decoder of conditional runs)."""
+def _scored(model, ds: MoleculeDataset, samples: list[Molecule], names):
+    """Predictions, requested values and atom counts of the samples the predictor can read
+    (all ``target_<name>`` present, elements in its vocabulary)."""
     keep = [
         m
         for m in samples
         if all(f"target_{p}" in m.props for p in names) and set(m.symbols) <= set(ds.atom_types)
     ]
     if not keep:
-        return {}
+        return None
     pred = predict_batched(model, keep, ds.atom_types, ds.prop_stats, names)
     target = np.array([[m.props[f"target_{p}"] for p in names] for m in keep])
-    return mae(pred, target, names)
+    return pred, target, np.array([m.num_atoms for m in keep])
+
+
+def generated_mae(model, ds: MoleculeDataset, samples: list[Molecule], names) -> dict[str, float]:
+    """MAE of the predictor on generated molecules against their requested values
+    (``target_<name>`` in ``Molecule.props``, set by the decoder of conditional runs)."""
+    got = _scored(model, ds, samples, names)
+    return {} if got is None else mae(got[0], got[1], names)
+
+
+def shuffled_mae(
+    model, ds: MoleculeDataset, samples: list[Molecule], names, seed: int = 0
+) -> dict[str, dict[str, float]]:
+    """The same samples scored against requested values shuffled among them: across all
+    samples (no conditioning at all: about the "Naive" row) and only among samples with the
+    same atom count (the count is kept, the property beyond it is not: about the "#Atoms"
+    row). A model that uses its condition scores better on its own targets than on both."""
+    got = _scored(model, ds, samples, names)
+    if got is None:
+        return {}
+    pred, target, counts = got
+    rng = np.random.RandomState(seed)
+    within = np.arange(len(counts))
+    for c in np.unique(counts):
+        idx = np.flatnonzero(counts == c)
+        within[idx] = idx[rng.permutation(len(idx))]
+    return {
+        "targets shuffled within atom count": mae(pred, target[within], names),
+        "targets shuffled": mae(pred, target[rng.permutation(len(target))], names),
+    }
+
+
+def _checkpoints(run_dir: str, steps: Sequence[int]) -> list[tuple[str, int]]:
+    """(checkpoint, training step) of a run to score: its latest, or the ones at ``steps``."""
+    from multigen.train import checkpoint as ckpt
+
+    found = {ckpt.read_meta(p)["step"]: str(p) for p in ckpt.list_checkpoints(Path(run_dir))}
+    if not found:
+        raise DomainError(f"{run_dir}: no checkpoint; train the run first")
+    if not steps:
+        last = max(found)
+        return [(found[last], last)]
+    missing = [s for s in steps if s not in found]
+    if missing:
+        raise DomainError(
+            f"{run_dir}: no checkpoint at step(s) {missing}; it has {sorted(found)} "
+            "(train.keep_last keeps only the last few)"
+        )
+    return [(found[s], s) for s in steps]
+
+
+def train_seconds(run_dir: str | Path, step: int) -> float | None:
+    """Wall-clock training time of a run up to ``step``, from its ``log.jsonl`` (the logged
+    interval, scaled to the whole ``step`` steps); None without a log."""
+    import json
+
+    path = Path(run_dir) / "log.jsonl"
+    if not path.is_file():
+        return None
+    logged = []
+    for line in path.read_text().splitlines():
+        rec = json.loads(line)
+        if "samples_per_s" in rec and rec.get("step", step + 1) <= step:
+            logged.append((rec["step"], rec["time"]))
+    if len(logged) < 2 or logged[-1][0] == logged[0][0]:
+        return None
+    (s0, t0), (s1, t1) = logged[0], logged[-1]
+    return (t1 - t0) * step / (s1 - s0)
 
 
 def benchmark(
@@ -119,6 +188,9 @@ def benchmark(
     runs: Sequence[str] = (),
     n: int = 256,
     seed: int = 0,
+    checkpoints: Sequence[int] = (),
+    label: str = "",
+    sanity: bool = False,
 ) -> ProtocolResult:
     """``multigen benchmark qm9_conditional``: the reference rows on our split, any conditional
     runs given (``--option runs=[RUN, ...]``, e.g. trained with qm9_cond_edm_cpu.yaml, which
@@ -126,7 +198,14 @@ def benchmark(
 
     The defaults are CPU-sized (predictor EGNN 4x64, 1,000 steps of 64; the reference rows on
     a seeded subset of ``n_reference`` molecules of half b; 0 = all 50,000). EDM-sized: EGNN
-    7x128 trained far longer, ``n_reference=0``."""
+    7x128 trained far longer, ``n_reference=0``.
+
+    Each run is scored at its latest checkpoint, or at each training step in
+    ``checkpoints`` (e.g. ``[2000, 6000]``; keep them with ``train.keep_last``). Rows are named
+    ``label`` (default: the run folder) with the step; runs that share a label and step (one
+    generator per property, as EDM trains them) fill one row. ``sanity=true`` adds, per row,
+    the same samples scored against requested values shuffled within atom count and across
+    all samples (see :func:`shuffled_mae`)."""
     from multigen import api
 
     from .qm9 import qm9_molecules
@@ -136,34 +215,62 @@ def benchmark(
     if 0 < n_reference < len(half_b):
         keep = np.sort(np.random.RandomState(seed).choice(len(half_b), n_reference, replace=False))
         half_b = [half_b[i] for i in keep]
+    cached = cache_dir() / "predictors"
+    before = set(cached.glob("*.safetensors")) if cached.is_dir() else set()
     start = time.perf_counter()
     rows, model, ds = reference_rows(
         half_a, half_b, steps=steps, seed=seed, hidden=hidden, layers=layers
     )
     seconds = time.perf_counter() - start
+    trained_now = bool(set(cached.glob("*.safetensors")) - before)
     table = [{"row": k, **v} for k, v in rows.items()]
+    merged: dict[str, dict[str, float]] = {}
+    trained: list[dict] = []
     for run_dir in runs:
-        res = api.sample(run_dir, n=n, seed=seed)
-        asked = sorted({k[7:] for m in res.samples for k in m.props if k.startswith("target_")})
-        names = tuple(p for p in EDM_PROPERTIES if p in asked)
-        got = generated_mae(model, ds, res.samples, names)
-        table.append({"row": f"{run_dir} ({n} samples, {res.nfe} NFE), ours", **got})
+        for path, step in _checkpoints(run_dir, checkpoints):
+            res = api.sample(run_dir, checkpoint=path, n=n, seed=seed)
+            asked = sorted({k[7:] for m in res.samples for k in m.props if k.startswith("target_")})
+            names = tuple(p for p in EDM_PROPERTIES if p in asked)
+            row = f"{label or run_dir}, {step:,} steps ({n} samples, {res.nfe} NFE), ours"
+            merged.setdefault(row, {}).update(generated_mae(model, ds, res.samples, names))
+            secs = train_seconds(run_dir, step)
+            trained.append({"run": str(run_dir), "properties": list(names), "step": step,
+                            "train_seconds": secs})  # fmt: skip
+            if sanity:
+                for kind, got in shuffled_mae(model, ds, res.samples, names, seed).items():
+                    merged.setdefault(f"{row[: -len(', ours')]}, {kind}, ours", {}).update(got)
+    table += [{"row": k, **v} for k, v in merged.items()]
     for name, values in EDM_TABLE3.items():
         table.append({"row": name, **dict(zip(EDM_PROPERTIES, values))})
     table = [{"row": r["row"], **{p: r.get(p, "-") for p in EDM_PROPERTIES}} for r in table]
     notes = (
         f"Predictor: EGNN {layers}x{hidden}, {steps} steps (batch 64) on half a "
-        f"({len(half_a)} molecules), all six properties jointly ({seconds:.0f} s including "
-        f"scoring {len(half_b)} molecules of half b). EDM trains one predictor per property "
+        f"({len(half_a)} molecules), all six properties jointly ({seconds:.0f} s "
+        f"{'training it' if trained_now else 'loading it from the cache'} and scoring "
+        f"{len(half_b)} molecules of half b). EDM trains one predictor per property "
         "for far longer, so its lower-bound row is far below ours: compare each conditional "
         "row with the reference rows of the same table. Halves: qm9:train_a / qm9:train_b "
         "(RandomState(1) permutation of EDM's training split). Rows marked 'paper' are "
         "published, on EDM's halves. Units: alpha Bohr^3, gap/HOMO/LUMO meV, mu D, "
         "Cv cal/(mol K)."
     )
+    for step in sorted({t["step"] for t in trained}):
+        secs = [t["train_seconds"] for t in trained if t["step"] == step]
+        if all(x is not None for x in secs):
+            notes += (
+                f" Generators at {step:,} steps: {len(secs)} runs, "
+                f"{min(secs) / 60:.0f}-{max(secs) / 60:.0f} min of training each (wall clock, "
+                "from their log.jsonl)."
+            )
     return ProtocolResult(
         "QM9 conditional generation: property MAE (EDM protocol)",
         table,
         notes,
-        {"predictor_seconds": seconds, "n_reference": len(half_b), "runs": list(runs)},
+        {
+            "predictor_seconds": seconds,
+            "predictor_trained": trained_now,
+            "n_reference": len(half_b),
+            "runs": list(runs),
+            "generators": trained,
+        },
     )
