@@ -40,7 +40,7 @@ from multigen.generate import generate
 from multigen.methods import Method, build_method
 from multigen.metrics import checks
 from multigen.precision import resolve_precision
-from multigen.registry import domain_names, get_domain
+from multigen.registry import domain_names, get_domain, run_domain
 from multigen.train import checkpoint as ckpt
 from multigen.train.batches import resolve_device
 from multigen.train.data_report import skipped_records
@@ -87,7 +87,7 @@ def train(
         stem = Path(config).stem if isinstance(config, str | Path) else cfg.method.name
         out = Path("runs") / f"{cfg.domain}_{stem}"
     with run_lock(out, main=os.environ.get("RANK", "0") == "0"):  # one trainer per folder
-        trainer = Trainer(cfg, get_domain(cfg.domain), Path(out), resume=resume)
+        trainer = Trainer(cfg, run_domain(cfg), Path(out), resume=resume)
         trainer.check_evaluation()  # fail before the first step, not after the last
         trainer.fit()
         trainer.finish()
@@ -108,7 +108,7 @@ class LoadedRun:
 
 
 WEIGHTS = ("ema", "raw")
-MODEL_SECTIONS = ("domain", "model", "discriminator", "method")
+MODEL_SECTIONS = ("domain", "latent", "model", "discriminator", "method")
 
 
 def _check_same_run(run_dir: Path, path: Path, meta: dict[str, Any]) -> None:
@@ -157,7 +157,7 @@ def load_run(
         _check_same_run(run_dir, path, meta)
     try:  # a meta.json that does not describe a buildable model is a corrupt checkpoint
         cfg = load_config(meta["config"])
-        domain = get_domain(cfg.domain)
+        domain = run_domain(cfg)
         info = DataInfo.of(meta["info"])
         method = build_method(cfg, domain, info)
     except (ConfigError, DomainError) as exc:

@@ -134,9 +134,17 @@ class EvalConfig(Section):
     options: dict[str, Any] = Field(default_factory=dict)
 
 
+class LatentConfig(Section):
+    codec: str = Field(description="an encoder/decoder pair the domain declares (Domain.codecs)")
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
 class RunConfig(Section):
     domain: str
     data: DataConfig
+    latent: LatentConfig | None = Field(
+        None, description="train and sample in a codec's latent space (latent diffusion)"
+    )
     model: NetworkConfig = Field(description="denoiser, or the generator for GANs")
     discriminator: NetworkConfig | None = None
     method: MethodConfig

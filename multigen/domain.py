@@ -147,6 +147,8 @@ class Domain:
     # named σ lists (``sample.schedule: NAME``): descending VE σ ending in 0, e.g. DiffWave's
     # 6-step fast schedule for audio; the engine adds its own "default" and "karras"
     schedules: dict[str, Callable[[], Tensor]] = field(default_factory=dict)
+    # encoder/decoder pairs for latent runs (``latent.codec: NAME``; multigen/latent.py)
+    codecs: dict[str, Any] = field(default_factory=dict)
     # The evaluation options (``evaluate --option K=V``, ``eval.options``) this domain
     # understands, name -> meaning, declared once: :meth:`check_options` refuses any other.
     # None: not declared here (the domain's evaluate checks its options itself).
@@ -234,6 +236,11 @@ class Domain:
         """The inverse of :meth:`decode`: sample objects (a reference, files read back) ->
         states in the network scale of the run described by ``info`` (``likelihood --data``)."""
         raise DomainError(f"domain {self.name!r} cannot turn samples back into states")
+
+    def data_view(self, info: Mapping[str, Any]) -> tuple[Domain, Mapping[str, Any]]:
+        """The domain and data description that real data (a reference) are read with: this
+        domain itself; a latent run's view answers its data domain (multigen/latent.py)."""
+        return self, info
 
     def density_units(self, info: dict[str, Any]) -> DensityUnits | None:
         """How a state's density maps to the data's (see :class:`DensityUnits`); None: the

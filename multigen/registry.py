@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from functools import cache
 from importlib.metadata import entry_points
+from typing import Any
 
 from multigen.domain import Domain, DomainError
 
@@ -28,3 +29,11 @@ def get_domain(name: str) -> Domain:
     if not isinstance(domain, Domain):
         raise DomainError(f"entry point {found[0].value} did not return a multigen Domain")
     return domain
+
+
+def run_domain(cfg: Any) -> Domain:
+    """The domain a run (a RunConfig) trains and samples in: its ``domain``, seen through
+    its ``latent`` codec when it has one (multigen/latent.py)."""
+    from multigen.latent import domain_for
+
+    return domain_for(get_domain(cfg.domain), cfg.latent)

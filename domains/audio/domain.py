@@ -13,6 +13,7 @@ from multigen.domain import Batch, DatasetSpec, Domain, DomainError, unwrap_data
 from . import data as D
 from . import samples as S
 from . import vocoder as V
+from .mel_codec import codec_specs
 from .metrics.classifier import classifier_scores, train_classifier
 from .metrics.mel import fd_mel
 from .metrics.spectral import MIN_SPECTRAL_LENGTH, lsd, mr_stft
@@ -68,6 +69,7 @@ class AudioDomain(Domain):
     schedules: dict[str, Any] = field(
         default_factory=lambda: {"diffwave_fast": diffwave_fast_sigmas}
     )
+    codecs: dict[str, Any] = field(default_factory=codec_specs)
 
     # ---- data -------------------------------------------------------------------------
     def load_dataset(

@@ -17,7 +17,7 @@ from typing import Any
 import torch
 
 from multigen import api
-from multigen.registry import get_domain
+from multigen.registry import run_domain
 from multigen.train.batches import resolve_device
 from multigen.train.trainer import Trainer
 
@@ -41,7 +41,7 @@ def dry_run_job(runner: Runner, plan: DomainPlan, job: TrainJob) -> dict[str, An
     start = time.perf_counter()
     try:
         cfg = runner.job_config(job, plan)
-        domain = get_domain(cfg.domain)
+        domain = run_domain(cfg)
         extra = ["train.steps=1", "train.checkpoint_every=1", "data.num_workers=0"]
         extra.append(f"data.batch_size={min(cfg.data.batch_size, 2)}")
         if not torch.cuda.is_available():

@@ -28,7 +28,7 @@ from multigen.config import RunConfig
 from multigen.domain import Domain, DomainError
 from multigen.methods import METHODS
 from multigen.metrics.checks import BOOKKEEPING
-from multigen.registry import get_domain
+from multigen.registry import get_domain, run_domain
 from multigen.train import checkpoint as ckpt
 from multigen.train.batches import resolve_device
 from multigen.train.reference import reference_samples
@@ -232,7 +232,7 @@ class Runner:
         if run_dir.exists():
             shutil.rmtree(run_dir)  # a partial or stale run: train again from scratch
         self.log(f"[{job.key}] training {cfg.train.steps} steps ({job.config})")
-        domain = get_domain(cfg.domain)
+        domain = run_domain(cfg)
         device = resolve_device(cfg.train.device)
         start = time.perf_counter()
         with PeakMemory(device) as mem:

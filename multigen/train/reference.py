@@ -14,6 +14,7 @@ def reference_samples(domain: Domain, cfg: RunConfig, info: dict[str, Any], n: i
     if cfg.eval.reference:
         with options_spelled("eval.options.{}"):
             return domain.reference(cfg.eval.reference, n=n, **domain.reading(cfg.eval.options))
+    domain, info = domain.data_view(info)  # a latent run is scored against real data
     d = cfg.data
     with options_spelled("data.params.{}"):
         ds = domain.load_dataset(d.name, d.path, "test", **d.params)

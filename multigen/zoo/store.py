@@ -20,7 +20,7 @@ from multigen.config import ConfigError, load_config
 from multigen.domain import DataInfo, DomainError
 from multigen.fileio import error_text
 from multigen.methods import build_method
-from multigen.registry import get_domain
+from multigen.registry import run_domain
 from multigen.train import checkpoint as ckpt
 from multigen.train.batches import resolve_device
 from multigen.zoo.manifest import ZooError, verify
@@ -122,7 +122,7 @@ def load_entry(ref: str | Path, device: str = "auto", weights: str = "ema", chec
     meta = _json(folder / "meta.json")
     try:
         cfg = load_config(yaml.safe_load((folder / "config.yaml").read_text(encoding="utf-8")))
-        domain = get_domain(cfg.domain)
+        domain = run_domain(cfg)
         info = DataInfo.of(meta["info"])
         method = build_method(cfg, domain, info)
     except (ConfigError, DomainError, KeyError, yaml.YAMLError) as exc:

@@ -80,13 +80,18 @@ class UNet1D(nn.Module):
         attention: bool = True,
         num_classes: int = 0,
         patch: int = 1,
+        in_channels: int = 1,
     ):
         super().__init__()
+        if in_channels > 1 and patch > 1:
+            raise ValueError("unet1d: patch folds one-channel waveforms; use patch 1 here")
         emb = 4 * channels
         self.factor, self.levels, self.patch = factor, len(mults), patch
         self.noise_embed = NoiseEmbedding(channels, emb)
         self.cond_embed = ConditionEmbedding(emb, num_classes=num_classes)
-        self.inp = nn.Conv1d(patch, channels, kernel, padding=kernel // 2)
+        # a log-mel [n_mels, frames] enters with its mel bands as channels (patch 1)
+        io = max(patch, in_channels)
+        self.inp = nn.Conv1d(io, channels, kernel, padding=kernel // 2)
         self.down, self.up = nn.ModuleList(), nn.ModuleList()
         skips, c = [channels], channels
         for i, m in enumerate(mults):
@@ -109,9 +114,7 @@ class UNet1D(nn.Module):
             if i > 0:
                 level.append(nn.Conv1d(c, c, kernel, padding=kernel // 2))
             self.up.append(level)
-        self.out = nn.Sequential(
-            _norm(c), nn.SiLU(), nn.Conv1d(c, patch, kernel, padding=kernel // 2)
-        )
+        self.out = nn.Sequential(_norm(c), nn.SiLU(), nn.Conv1d(c, io, kernel, padding=kernel // 2))
         nn.init.zeros_(self.out[-1].weight)
         nn.init.zeros_(self.out[-1].bias)
 
@@ -121,7 +124,7 @@ class UNet1D(nn.Module):
         need = p * self.factor ** (self.levels - 1)
         pad = (-t) % need
         h = F.pad(x.float(), (0, pad))
-        h = fold(h, p)
+        h = fold(h, p) if p > 1 else h
         e = self.noise_embed(c_noise.reshape(b).to(x.device))
         e = F.silu(e + self.cond_embed(cond, b, x.device))
         h = self.inp(h)
@@ -140,11 +143,13 @@ class UNet1D(nn.Module):
                     h = layer(torch.cat([h, hs.pop()], dim=1), e)
                 else:  # upsample then smooth
                     h = layer(F.interpolate(h, scale_factor=self.factor, mode="nearest"))
-        return unfold(self.out(h))[..., :t].to(x.dtype)
+        h = self.out(h)
+        return (unfold(h) if p > 1 else h)[..., :t].to(x.dtype)
 
 
 def build_unet1d(info: dict[str, Any], **params: Any) -> UNet1D:
     params.setdefault("num_classes", int(info.get("num_classes", 0)))
+    params.setdefault("in_channels", int(info["shape"][0]))
     if "mults" in params:
         params["mults"] = tuple(params["mults"])
     return UNet1D(**params)
