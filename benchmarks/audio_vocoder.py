@@ -71,7 +71,7 @@ def score(dom: AudioDomain, waves: torch.Tensor, ref: AudioSamples, opts: dict) 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--budgets", type=int, nargs=2, default=[200, 600])
+    ap.add_argument("--budgets", type=int, nargs=2, default=[300, 900])
     ap.add_argument("--out", type=Path, default=ROOT / "runs/bench_audio_vocoder")
     ap.add_argument("--smoke", action="store_true")
     args = ap.parse_args()

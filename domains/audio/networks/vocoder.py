@@ -73,6 +73,7 @@ class HiFiGANGenerator(Generator):
         upsample_rates: Sequence[int] = (4, 4, 4),
         resblock_kernels: Sequence[int] = (3, 7),
         resblock_dilations: Sequence[int] = (1, 3, 5),
+        log_floor: float = 1e-5,
     ):
         super().__init__()
         rates = [int(r) for r in upsample_rates]
@@ -86,6 +87,10 @@ class HiFiGANGenerator(Generator):
                 f"hifigan_vocoder: {channels} channels cannot halve {len(rates)} times"
             )
         self.n_mels, self.hop = n_mels, hop
+        # log-mels span [log(log_floor), ~0] (about [-11.5, 0]); centre and scale that range to
+        # about [-2, 2] so conv_pre starts in the range its default init expects
+        self.mel_shift = math.log(log_floor) / 2
+        self.mel_scale = abs(math.log(log_floor)) / 4
         self.conv_pre = weight_norm(nn.Conv1d(n_mels, channels, 7, padding=3))
         self.ups = nn.ModuleList()
         self.mrfs = nn.ModuleList()
@@ -110,7 +115,8 @@ class HiFiGANGenerator(Generator):
                 f"hifigan_vocoder: needs a log-mel condition [B, {self.n_mels}, frames], got {got}"
                 " (train it on mel pairs: data.params.mel and data.conditional: true)"
             )
-        h = self.conv_pre(cond.to(self.conv_pre.weight.dtype))
+        mel = (cond.to(self.conv_pre.weight.dtype) - self.mel_shift) / self.mel_scale
+        h = self.conv_pre(mel)
         for up, mrf in zip(self.ups, self.mrfs, strict=True):
             h = up(F.leaky_relu(h, LRELU))
             h = sum(block(h) for block in mrf) / len(mrf)
@@ -128,4 +134,5 @@ def build_hifigan_vocoder(info: Mapping[str, Any], **params: Any) -> HiFiGANGene
     for key in ("upsample_rates", "resblock_kernels", "resblock_dilations"):
         if key in params:
             params[key] = tuple(params[key])
+    params.setdefault("log_floor", float(mel.get("log_floor", 1e-5)))
     return HiFiGANGenerator(int(mel["n_mels"]), int(mel["hop"]), **params)
