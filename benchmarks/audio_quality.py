@@ -98,6 +98,11 @@ def main() -> None:
         default=0.0,
         help="embedded: GAN training CPU seconds (0: the diffusion rows' total)",
     )
+    ap.add_argument(
+        "--config",
+        default="embedded_unet_edm",
+        help="embedded: the diffusion config (configs/audio/NAME.yaml), e.g. embedded_mel_edm",
+    )
     ap.add_argument("--tag", default="", help="embedded: results file suffix (a part)")
     ap.add_argument("--merge", nargs="+", metavar="TAG", help="embedded: join tagged parts")
     ap.add_argument(

@@ -67,10 +67,11 @@ class MelCodec:
         hop: int | None = None,
         griffin_lim_iters: int = 64,
         layout: str = "bands",
+        log_min: float | None = None,
     ):
         if layout not in LAYOUTS:
             raise DomainError(f"latent.params.layout must be one of {LAYOUTS}, got {layout!r}")
-        self.info, self.layout = info, layout
+        self.info, self.layout, self.log_min = info, layout, log_min
         self.length = int(info["shape"][-1])
         base = default_settings(int(info["sample_rate"]), n_mels)
         n_fft = n_fft or base.n_fft
@@ -82,7 +83,8 @@ class MelCodec:
                 f"window (n_fft {self.mel.n_fft}); use longer clips or a smaller n_fft"
             )
         self.vocoder = self._vocoder(vocoder, griffin_lim_iters)
-        self.settings = {"mel": self.mel.to_dict(), "vocoder": str(vocoder), "layout": layout}
+        self.settings = {"mel": self.mel.to_dict(), "vocoder": str(vocoder), "layout": layout,
+                         "log_min": log_min}  # fmt: skip
 
     def _vocoder(self, name: str, iters: int) -> Any:
         if name == GRIFFIN_LIM:
@@ -96,6 +98,8 @@ class MelCodec:
     def encode(self, x: Tensor) -> Tensor:
         waves = from_network(x.reshape(len(x), -1).float(), self.info)
         mel = self.mel.logmel(waves)
+        if self.log_min is not None:  # near-silent bins: their log jitters, yet nobody hears it
+            mel = mel.clamp_min(self.log_min)
         return mel.unsqueeze(1) if self.layout == "image" else mel
 
     def decode(self, z: Tensor) -> Tensor:
@@ -123,7 +127,7 @@ def codec_specs() -> dict[str, CodecSpec]:
     spec = CodecSpec(
         "mel",
         "log-mel spectrogram [1, n_mels, frames]; decoded by Griffin-Lim or a vocoder run "
-        "(params: vocoder, n_mels, n_fft, hop, griffin_lim_iters, layout)",
+        "(params: vocoder, n_mels, n_fft, hop, griffin_lim_iters, layout, log_min)",
         MelCodec,
         {n.name: n for n in nets},
     )
