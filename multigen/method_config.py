@@ -197,6 +197,35 @@ class CycleGANMethod(Section):
     betas: tuple[float, float] = (0.5, 0.999)
 
 
+class DDGANMethod(Section):
+    """Denoising diffusion GAN (Xiao et al. 2022): T steps of the discretised VP SDE, each
+    reverse step a conditional GAN; generator G(x_t, t, z) -> x̂0, x_{t-1} drawn from the
+    posterior q(x_{t-1} | x_t, x̂0), discriminator D(x_{t-1}, x_t, t)
+    (multigen/adversarial/ddgan.py). Sampling: T generator calls from N(0, I)."""
+
+    name: Literal["ddgan"] = "ddgan"
+    timesteps: int = Field(
+        4, ge=1, le=8, description="T, the steps and sampling NFE (the paper: 2 or 4; 1..8)"
+    )
+    beta_min: float = Field(0.1, gt=0, description="VP SDE β(t) = β_min + t(β_max - β_min)")
+    beta_max: float = Field(20.0, gt=0)
+    latent_dim: int = Field(
+        32, ge=1, description="size of z when the model is a denoiser turned generator"
+    )
+    loss: Literal["non_saturating", "hinge", "least_squares"] = "non_saturating"
+    r1_gamma: float = Field(0.05, ge=0.0, description="R1 weight on the real x_{t-1} (0 = off)")
+    r1_every: int = Field(4, ge=1, description="lazy R1 interval (weighted by it)")
+    d_steps: int = Field(1, ge=1, description="discriminator updates per generator update")
+    lr_d: float | None = Field(None, gt=0, description="None = train.lr")
+    betas: tuple[float, float] = (0.5, 0.9)
+
+    @model_validator(mode="after")
+    def _range(self) -> DDGANMethod:
+        if not self.beta_max >= self.beta_min:
+            raise ValueError(f"beta_max ({self.beta_max}) must be at least beta_min")
+        return self
+
+
 class ConsistencyMethod(Section):
     """Consistency models (Song et al. 2023; improved training, Song & Dhariwal 2023): distil
     a trained diffusion/flow run (``mode: distill``, its ODE solved by Heun) or train from
@@ -244,6 +273,7 @@ _SECTIONS = (
     JointFlowMethod,
     GANMethod,
     CycleGANMethod,
+    DDGANMethod,
     ConsistencyMethod,
     VESDEMethod,
     VPSDEMethod,

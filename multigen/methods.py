@@ -249,6 +249,10 @@ def build_method(run: RunConfig, domain: Domain, info: Mapping[str, Any]) -> Met
         from multigen.adversarial.cyclegan import CycleGAN
 
         return CycleGAN(run.method, run, domain, DataInfo.of(info))
+    if run.method.name == "ddgan":  # diffusion GAN (multigen/adversarial/ddgan.py)
+        from multigen.adversarial.ddgan import DDGAN
+
+        return DDGAN(run.method, run, domain, DataInfo.of(info))
     return DiffusionFamily(run.method, run, domain, DataInfo.of(info))
 
 

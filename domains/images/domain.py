@@ -26,6 +26,7 @@ from . import data, translation, unpaired
 from .io import IMAGE_SUFFIXES, export_images
 from .metrics import OPTIONS, ImageSet, as_images, check_reference, evaluate_images
 from .networks.dcgan import build_discriminator, build_generator
+from .networks.ddgan import build_ddgan_discriminator, build_ddgan_unet
 from .networks.dit import build_dit
 from .networks.pix2pix import build_discriminator as build_patch_discriminator
 from .networks.pix2pix import build_generator as build_pix2pix_generator
@@ -141,6 +142,18 @@ def _networks() -> dict[str, NetworkSpec]:
             "discriminator",
             build_sg2_discriminator,
             "StyleGAN2 residual discriminator with minibatch std and class projection",
+        ),
+        "ddgan_unet": NetworkSpec(
+            "ddgan_unet",
+            "generator",
+            build_ddgan_unet,
+            "DDGAN generator: the U-Net, G(x_t, t, z) -> x0, z added to the time embedding",
+        ),
+        "ddgan_discriminator": NetworkSpec(
+            "ddgan_discriminator",
+            "discriminator",
+            build_ddgan_discriminator,
+            "DDGAN: time-conditioned conv discriminator of the (x_prev, x_t) pair",
         ),
     }
 

@@ -8,6 +8,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from multigen.adversarial.ddgan import pair_discriminator
 from multigen.domain import DomainError, NetworkSpec
 from multigen.nn import ConditionEmbedding, Generator, NoiseEmbedding
 
@@ -158,6 +159,12 @@ def network_specs() -> dict[str, NetworkSpec]:
             "discriminator",
             _builder(MLPDiscriminator, "mlp_discriminator"),
             "MLP discriminator, projection-conditioned (width, depth)",
+        ),
+        NetworkSpec(
+            "mlp_pair_discriminator",
+            "discriminator",
+            pair_discriminator(_builder(MLPDiscriminator, "mlp_pair_discriminator"), axis=-1),
+            "DDGAN: the MLP discriminator of (x_prev, x_t, t) stacked (width, depth)",
         ),
     ]
     return {s.name: s for s in specs}
