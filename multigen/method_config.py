@@ -266,6 +266,19 @@ class ConsistencyMethod(Section):
     cond_drop: float = Field(0.0, ge=0.0, le=1.0)
 
 
+class AutoencoderMethod(Section):
+    """KL-regularised autoencoder (latent diffusion's first stage, Rombach et al. 2022):
+    reconstruction + ``kl_weight`` x KL to N(0, I), no perceptual or adversarial term
+    (multigen/autoencoder.py). Its samples are reconstructions of held-out items."""
+
+    name: Literal["autoencoder"] = "autoencoder"
+    loss: Literal["l1", "l2"] = Field("l1", description="reconstruction error (LDM: L1)")
+    kl_weight: float = Field(
+        1e-6, ge=0.0, description="weight of the KL (summed over latents) against the "
+        "reconstruction error (summed over pixels); LDM's KL-f4..f16 use 1e-6"
+    )  # fmt: skip
+
+
 _SECTIONS = (
     DiffusionMethod,
     EDMMethod,
@@ -277,6 +290,7 @@ _SECTIONS = (
     ConsistencyMethod,
     VESDEMethod,
     VPSDEMethod,
+    AutoencoderMethod,
 )
 METHOD_SECTIONS: dict[str, type[Section]] = {m.model_fields["name"].default: m for m in _SECTIONS}
 MethodConfig = Annotated[Union[_SECTIONS], Field(discriminator="name")]  # noqa: UP007

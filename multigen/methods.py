@@ -253,6 +253,10 @@ def build_method(run: RunConfig, domain: Domain, info: Mapping[str, Any]) -> Met
         from multigen.adversarial.ddgan import DDGAN
 
         return DDGAN(run.method, run, domain, DataInfo.of(info))
+    if run.method.name == "autoencoder":  # latent diffusion's first stage (multigen/autoencoder.py)
+        from multigen.autoencoder import Autoencoder
+
+        return Autoencoder(run.method, run, domain, DataInfo.of(info))
     return DiffusionFamily(run.method, run, domain, DataInfo.of(info))
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -23,8 +23,10 @@ from multigen.domain import (
 )
 
 from . import data, translation, unpaired
+from .codec import codec_specs
 from .io import IMAGE_SUFFIXES, export_images
 from .metrics import OPTIONS, ImageSet, as_images, check_reference, evaluate_images
+from .networks.autoencoder import build_autoencoder
 from .networks.dcgan import build_discriminator, build_generator
 from .networks.ddgan import build_ddgan_discriminator, build_ddgan_unet
 from .networks.dit import build_dit
@@ -113,6 +115,12 @@ def _networks() -> dict[str, NetworkSpec]:
             build_pg_discriminator,
             "ProGAN discriminator: grows with the generator, minibatch std, projection",
         ),
+        "kl_autoencoder": NetworkSpec(
+            "kl_autoencoder",
+            "autoencoder",
+            build_autoencoder,
+            "KL autoencoder (latent diffusion's first stage; method autoencoder, codec vae)",
+        ),
         "sr3_unet": NetworkSpec(
             "sr3_unet",
             "denoiser",
@@ -187,6 +195,7 @@ class ImageDomain(Domain):
     # and usable from 50; precision/recall and IS need the default 100
     min_samples: ClassVar[dict[str, int]] = {"kid_*": 50}
     image_augment: ClassVar[bool] = True  # ADA's augmentations apply to these states
+    codecs: dict[str, Any] = field(default_factory=codec_specs)  # latent: {codec: vae}
 
     def __post_init__(self) -> None:
         self.datasets = self.datasets or _datasets()
