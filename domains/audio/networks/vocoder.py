@@ -1,4 +1,4 @@
-"""A HiFi-GAN generator (Kong et al. 2020, V1-V3 family) sized for CPU: log-mel -> waveform.
+"""A HiFi-GAN generator (Kong et al. 2020) sized for CPU: log-mel -> waveform.
 
 ``conv_pre`` lifts the ``[B, n_mels, frames]`` log-mel to ``channels`` features; each stage
 then upsamples by its rate with a transposed convolution (kernel ``2 * rate``, so the output
@@ -9,7 +9,7 @@ The product of the rates must be the mel hop: ``frames`` mel frames give ``frame
 samples, aligned with :mod:`domains.audio.melspec`'s framing.
 
 Sizes (defaults, 8 kHz / hop 64): channels 128 -> 64 -> 32 -> 16 over rates (4, 4, 4), MRF
-kernels (3, 7) with dilations (1, 3, 5) — about 0.4 M parameters, against HiFi-GAN V1's 14 M
+kernels (3, 7) with dilations (1, 3, 5) — 0.47 M parameters, against HiFi-GAN V1's 14 M
 (512 channels, rates 8-8-2-2 for hop 256 at 22 kHz).
 """
 
