@@ -103,6 +103,13 @@ def main() -> None:
         default="embedded_unet_edm",
         help="embedded: the diffusion config (configs/audio/NAME.yaml), e.g. embedded_mel_edm",
     )
+    ap.add_argument(
+        "--guidance",
+        type=float,
+        nargs="*",
+        default=[],
+        help="embedded: classifier-free guidance weights also scored at the last budget",
+    )
     ap.add_argument("--tag", default="", help="embedded: results file suffix (a part)")
     ap.add_argument("--merge", nargs="+", metavar="TAG", help="embedded: join tagged parts")
     ap.add_argument(

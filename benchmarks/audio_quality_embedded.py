@@ -46,21 +46,24 @@ def train_chunk(config: str, out: Path, steps: int, extra: list[str]) -> float:
     return spent[str(steps)]
 
 
-def score(dom, run: Path, reference, n: int, opts: dict, steps: int) -> dict:
+def score(dom, run: Path, reference, n: int, opts: dict, steps: int, guidance: float = 1.0) -> dict:
     """Scores of the run at ``steps``, cached in ``run/scores.json`` by step. Only the latest
     checkpoint is kept, so an earlier step comes from the cache (a re-run after the last
     chunk used to score the latest checkpoint under every budget's row)."""
     cache = run / "scores.json"
     scores = json.loads(cache.read_text()) if cache.is_file() else {}
     loaded = api.load_run(run, device="cpu")
-    step, want = str(json.loads((loaded.checkpoint / "meta.json").read_text())["step"]), str(steps)
+    step = str(json.loads((loaded.checkpoint / "meta.json").read_text())["step"])
+    want = str(steps)
+    if guidance != 1.0:  # cached under its own key
+        step, want = f"{step}@cfg{guidance:g}", f"{want}@cfg{guidance:g}"
     if want in scores and (step != want or "excess_db" in scores[want]):
         return scores[want]
     if step != want:
         raise RuntimeError(f"{run} holds step {step}, and step {want} was never scored")
     if "excess_db" not in scores.get(step, {}):  # rows cached before the band levels: redraw
         t = time.perf_counter()
-        res = api.sample(loaded, n=n, seed=0)
+        res = api.sample(loaded, n=n, seed=0, guidance=guidance)
         row = {"sampling_s": time.perf_counter() - t, "nfe": res.nfe}
         row.update(api.evaluate(dom, res.samples, reference, **opts))
         row["excess_db"] = band_excess_db(res.samples.waves, reference.waves)
@@ -148,6 +151,12 @@ def run_embedded(args: argparse.Namespace) -> None:
         row.update(ratios(row, floor))
         rows.append(row)
         print(row, flush=True)
+        write(args, rows, floor)
+    for w in args.guidance if args.budgets else []:  # classifier-free guidance, last budget
+        row = {"run": f"{label}, guidance {w:g}", "steps": steps, "train_cpu_s": cpu_total}
+        row.update(score(dom, out / "diffusion", reference, n, opts, steps, w))
+        rows.append({**row, **ratios(row, floor)})
+        print(rows[-1], flush=True)
         write(args, rows, floor)
     budget, gan_cpu, steps = args.gan_cpu or cpu_total, 0.0, 0
     while args.gan_chunk and gan_cpu < budget:

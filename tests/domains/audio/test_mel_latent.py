@@ -59,13 +59,13 @@ def test_mel_run_trains_samples_and_scores_waveforms(tmp_path: Path):
     tiny = [
         "data.params={n_per_class: 2, length: 512}",
         "data.batch_size=4",
-        "model.params={channels: 16, mults: [1, 2], blocks: 1, kernel: 3, factor: 2}",
+        "model.params={size: tiny, patch: 4, width: 32, depth: 1, heads: 2}",
         "train.steps=2",
         "train.log_every=1",
         "train.checkpoint_every=2",
         "train.tensorboard=false",
         "train.progress=false",
-        "latent.params={griffin_lim_iters: 4}",
+        "latent.params={griffin_lim_iters: 4, n_mels: 8, layout: image}",  # 8 x 8 frames
         "sample.n=3",
         "sample.steps=3",
         "eval.n_samples=4",
@@ -76,6 +76,16 @@ def test_mel_run_trains_samples_and_scores_waveforms(tmp_path: Path):
     res = api.sample(run, n=2, steps=2, seed=0, out=tmp_path / "s")
     wavs = sorted((tmp_path / "s").glob("*.wav"))
     assert len(wavs) == 2 and sf.info(wavs[0]).samplerate == SR
-    assert res.samples.waves.shape == (2, 512) and res.batch.x.shape == (2, 64, 8)
+    assert res.samples.waves.shape == (2, 512) and res.batch.x.shape == (2, 1, 8, 8)
     loaded = api.load_run(run)
-    assert loaded.info["latent"]["codec"] == "mel" and loaded.info.shape == (64, 8)
+    assert loaded.info["latent"]["codec"] == "mel" and loaded.info.shape == (1, 8, 8)
+
+
+def test_bands_layout_feeds_the_1d_unet_with_mel_bands_as_channels():
+    from multigen_domains.audio.mel_codec import codec_specs
+
+    spec = codec_specs()["mel"].networks["unet1d"]
+    net = spec.builder({"shape": [64, 16], "num_classes": 2}, channels=8, mults=[1], blocks=1)
+    x = codec().encode(torch.zeros(3, 1, 1024))
+    assert x.shape == (3, 64, 16)
+    assert net(x, torch.zeros(3), torch.tensor([0, 1, -1])).shape == x.shape
