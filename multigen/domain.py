@@ -121,7 +121,7 @@ class DatasetSpec:
 class NetworkSpec:
     """A named network builder: ``builder(info, **params) -> nn.Module``.
 
-    ``role`` is one of ``denoiser``, ``generator``, ``discriminator``.
+    ``role`` is one of ``denoiser``, ``generator``, ``discriminator``, ``autoencoder``.
     """
 
     name: str
