@@ -111,19 +111,13 @@ class MelCodec:
 
 def codec_specs() -> dict[str, CodecSpec]:
     # the images domain's 2-D networks see a log-mel as a one-channel image
-    from ..images.networks.dcgan import build_discriminator, build_generator
-    from ..images.networks.dit import build_dit
-    from ..images.networks.unet import build_unet
+    from ..images.codec import grid_networks
     from .networks.unet1d import build_unet1d
 
     nets = [
         NetworkSpec("unet1d", "denoiser", build_unet1d, "the 1-D U-Net, mel bands as channels"),
-        NetworkSpec("unet", "denoiser", build_unet, "the images domain's U-Net"),
-        NetworkSpec("dit", "denoiser", build_dit, "the images domain's DiT"),
-        NetworkSpec("dcgan_generator", "generator", build_generator, "the images DCGAN"),
-        NetworkSpec("dcgan_discriminator", "discriminator", build_discriminator,
-                    "the images DCGAN discriminator"),
-    ]  # fmt: skip
+        *grid_networks(),
+    ]
     spec = CodecSpec(
         "mel",
         "log-mel spectrogram [1, n_mels, frames]; decoded by Griffin-Lim or a vocoder run "

@@ -87,14 +87,20 @@ class VAECodec:
             return self.ae.decode(z.float().to(self.device)).clamp(-1, 1).cpu()
 
 
-def codec_specs() -> dict[str, CodecSpec]:
-    nets = [
+def grid_networks() -> list[NetworkSpec]:
+    """The images networks that work on any square ``[c, h, w]`` latent grid (this domain's
+    autoencoder latents, audio's log-mel pictures)."""
+    return [
         NetworkSpec("unet", "denoiser", build_unet, "the images U-Net on the latent grid"),
         NetworkSpec("dit", "denoiser", build_dit, "the images DiT on the latent grid"),
         NetworkSpec("dcgan_generator", "generator", build_generator, "the images DCGAN"),
         NetworkSpec("dcgan_discriminator", "discriminator", build_discriminator,
                     "the images DCGAN discriminator"),
     ]  # fmt: skip
+
+
+def codec_specs() -> dict[str, CodecSpec]:
+    nets = grid_networks()
     spec = CodecSpec(
         "vae",
         "KL autoencoder latents [c, h, w] of an autoencoder run (params: run, checkpoint); "
