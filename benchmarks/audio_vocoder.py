@@ -97,7 +97,7 @@ def main() -> None:
 
     for steps in budgets:
         cpu = train_to(args.out, steps, extra)
-        voc = load_vocoder(args.out, "cpu")
+        voc = load_vocoder(args.out, "cpu", args.out / "checkpoints" / f"step_{steps:08d}")
         start = time.perf_counter()
         waves = voc(test.mels)
         voc_s = time.perf_counter() - start

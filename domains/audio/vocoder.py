@@ -11,9 +11,10 @@ Training (configs/audio/embedded_vocoder.yaml): the ``hifigan_vocoder`` generato
 loss between log-mels (``method.l1_weight`` through :func:`paired_features`) — HiFi-GAN's
 recipe, with nothing about mels in the engine.
 
-Use: :func:`load_vocoder` for code (the mel codec decodes with it), :func:`vocode` behind
-``multigen vocode RUN MEL_OR_WAV_FOLDER --out OUT``; :func:`griffin_lim` is the untrained
-baseline the benchmark compares against (benchmarks/audio_vocoder.py).
+Use: :func:`load_vocoder` for code (the mel codec decodes with it); ``multigen vocode RUN
+MEL_OR_WAV_FOLDER --out OUT`` (``multigen.api.vocode``) is the engine's translate with the
+audio domain's hooks here (:func:`read_inputs`, :func:`score_files`); :func:`griffin_lim` is the
+untrained baseline the benchmark compares against (benchmarks/audio_vocoder.py).
 """
 
 from __future__ import annotations
@@ -207,14 +208,14 @@ def griffin_lim(mel: Tensor, settings: MelSettings, n_iter: int = 32) -> Tensor:
         n_fft=settings.n_fft, n_iter=n_iter, hop_length=settings.hop, power=1.0,
         length=None, rand_init=False,
     )  # fmt: skip
-    # torchaudio's ISTFT is centred: the centred frame k sits at k*hop, melspec's at
-    # k*hop + (hop)/2 after its own padding; shift by that offset and cut to frames*hop
+    # torchaudio's ISTFT is centred: its frame k is centred on output sample k*hop, melspec's
+    # frame k on clip sample k*hop + hop/2, so clip sample t is output sample t - hop/2:
+    # delay the output by half a hop (a 64-sample burst's energy centroid then lands within
+    # a few samples of the clip's; cut the other way it sat a whole hop early)
     wave = gl(mag)
-    offset = settings.hop // 2
-    wave = torch.nn.functional.pad(
-        wave, (0, max(0, frames * settings.hop + offset - wave.shape[-1]))
-    )
-    return wave[..., offset : offset + frames * settings.hop].clamp(-1, 1)
+    total = frames * settings.hop
+    wave = torch.nn.functional.pad(wave, (settings.hop // 2, max(0, total - wave.shape[-1])))
+    return wave[..., :total].clamp(-1, 1)
 
 
 # ---- multigen vocode (the domain's translate hooks for vocoder runs) ---------------------
