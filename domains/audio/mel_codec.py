@@ -1,14 +1,16 @@
 """The ``mel`` codec: audio latent diffusion in log-mel space (AudioLDM's route, without its VAE).
 
 ``latent: {codec: mel, params: {vocoder: griffin_lim | RUN_DIR, ...}}`` makes a run train on
-log-mel spectrograms ``[1, n_mels, frames]`` (:mod:`.melspec`'s one definition) with the
-2-D image networks, and turn its samples into waveforms with a vocoder: Griffin-Lim (no
-training; phase from iterations) or a trained vocoder run, whose mel settings must be the
+log-mel spectrograms (:mod:`.melspec`'s one definition) — ``[1, n_mels, frames]`` pictures for
+the images domain's 2-D networks, or ``[n_mels, frames]`` for the 1-D U-Net — and turn its
+samples into waveforms with a vocoder: Griffin-Lim (no training; phase from iterations,
+:func:`.vocoder.griffin_lim`) or a trained vocoder run, whose mel settings must be the
 codec's. The samples are then exported and scored as waveforms, like any audio run.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any
 
@@ -28,27 +30,6 @@ GRIFFIN_LIM = "griffin_lim"
 LAYOUTS = ("bands", "image")
 
 
-class GriffinLim:
-    """Log-mel -> waveform by Griffin-Lim on the pseudo-inverse linear magnitude (fast GL's
-    momentum, Perraudin et al. 2013); the baseline a trained vocoder has to beat."""
-
-    def __init__(self, settings: MelSettings, iters: int = 64, momentum: float = 0.99):
-        self.settings, self.iters, self.momentum = settings, iters, momentum
-
-    def __call__(self, mel: Tensor) -> Tensor:
-        import torchaudio.functional as AF
-
-        s = self.settings
-        mag = s.magnitude_from_logmel(mel.float())  # [B, F, frames]
-        frames = mag.shape[-1]
-        window = torch.hann_window(s.n_fft, device=mag.device)
-        # rand_init=False: phase iterations start from zero phase, so decoding is deterministic
-        waves = AF.griffinlim(mag, window, s.n_fft, s.hop, s.n_fft, 1.0, self.iters,
-                              self.momentum, (frames - 1) * s.hop, False)  # fmt: skip
-        # melspec frames are centred on k*hop + hop/2, istft's on k*hop: shift by half a hop
-        return torch.nn.functional.pad(waves, (s.hop // 2, s.hop - s.hop // 2))
-
-
 def default_settings(sample_rate: int, n_mels: int = 64) -> MelSettings:
     """~32 ms windows with hop 1/4 (8 kHz: n_fft 256, hop 64)."""
     n_fft = 1 << int(round(math.log2(sample_rate * 0.032)))
@@ -56,7 +37,8 @@ def default_settings(sample_rate: int, n_mels: int = 64) -> MelSettings:
 
 
 class MelCodec:
-    """Audio states ``[B, 1, T]`` <-> log-mels ``[B, 1, n_mels, T // hop]``."""
+    """Audio states ``[B, 1, T]`` <-> log-mels ``[B, n_mels, T // hop]`` (layout ``bands``)
+    or ``[B, 1, n_mels, T // hop]`` (layout ``image``)."""
 
     def __init__(
         self,
@@ -87,10 +69,10 @@ class MelCodec:
                          "log_min": log_min}  # fmt: skip
 
     def _vocoder(self, name: str, iters: int) -> Any:
-        if name == GRIFFIN_LIM:
-            return GriffinLim(self.mel, iters)
-        from .vocoder import load_vocoder
+        from .vocoder import griffin_lim, load_vocoder
 
+        if name == GRIFFIN_LIM:
+            return functools.partial(griffin_lim, settings=self.mel, n_iter=iters)
         voc = load_vocoder(name, "cpu")
         voc.settings.check_same(self.mel, f"vocoder run {name}", "this latent run (latent.params)")
         return voc

@@ -89,3 +89,24 @@ def test_bands_layout_feeds_the_1d_unet_with_mel_bands_as_channels():
     x = codec().encode(torch.zeros(3, 1, 1024))
     assert x.shape == (3, 64, 16)
     assert net(x, torch.zeros(3), torch.tensor([0, 1, -1])).shape == x.shape
+
+
+def test_a_latent_run_decodes_with_the_vocoder_run_it_names(tmp_path: Path):
+    tiny_vocoder = [
+        "data.params={n_per_class: 2, length: 512, mel: {n_fft: 64, hop: 16, n_mels: 16}}",
+        "data.batch_size=4",
+        "model.params={channels: 16, upsample_rates: [4, 4], resblock_kernels: [3]}",
+        "discriminator.params={width: 0.03125, periods: [2, 3], scales: 2, per_head: true}",
+        "train.steps=1",
+        "train.tensorboard=false",
+        "train.progress=false",
+        "sample.n=2",
+        "eval.n_samples=2",
+    ]
+    run = api.train(CONFIGS / "embedded_vocoder.yaml", tmp_path / "voc", tiny_vocoder)
+    c = codec(length=512, vocoder=str(run), n_fft=64, hop=16, n_mels=16)
+    mel = c.encode(torch.zeros(2, 1, 512))
+    assert mel.shape == (2, 16, 32) and c.decode(mel).shape == (2, 1, 512)
+    assert c.settings["vocoder"] == str(run)
+    with pytest.raises(DomainError, match="hop 16 vs 64"):  # the codec's defaults: hop 64
+        codec(length=512, vocoder=str(run), n_mels=16)
