@@ -54,7 +54,8 @@ def cmd_info(args: argparse.Namespace) -> None:
     joint = ", joint_flow (categorical parts: molecules with bonds)"
     few = ", consistency (distill|train: 1-2 NFE)"
     unpaired = ", cyclegan (unpaired image translation)"
-    print(f"methods: {', '.join(METHODS)}{joint}{few}{unpaired}")
+    hybrid = ", ddgan (diffusion GAN: 1-8 NFE), autoencoder (a codec for latent runs)"
+    print(f"methods: {', '.join(METHODS)}{joint}{few}{unpaired}{hybrid}")
     print(f"samplers: {', '.join(SAMPLERS)} (GAN: generator; consistency: consistency)")
     for name in domain_names():
         try:
