@@ -180,7 +180,7 @@ def write(args: argparse.Namespace, rows: list[dict], floor: dict) -> None:
         if isinstance(t["excess_db"], list):
             t["excess_db"] = " ".join(f"{v:+.0f}" for v in t["excess_db"])
     for t in table:
-        t["meets"] = "yes" if t["run"].startswith("data") or all(
+        t["meets"] = "yes" if t["run"] == rows[0]["run"] or all(
             isinstance(t[k], float) and (t[k] <= v if k == "fd_mel_ratio" else t[k] >= v)
             for k, v in TARGETS.items()
         ) else "no"  # fmt: skip
