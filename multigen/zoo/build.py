@@ -320,6 +320,8 @@ def _card(name, entry, meta, scored: Scored, text: dict[str, str], anchor, machi
             "nfe": nfe(entry.method, s.sampler, s.steps),
             "guidance": s.guidance,
             "seed": s.seed,
+            # the sampler's own options (churn, eta, …) where the entry sets them
+            **({"options": given} if (given := sampler_options(s)) else {}),
         },
         "evaluation": {
             "headline": headline,
@@ -335,3 +337,10 @@ def _card(name, entry, meta, scored: Scored, text: dict[str, str], anchor, machi
         "notes": text["notes"],
         "created": date.today().isoformat(),
     }
+
+
+def sampler_options(s) -> dict:
+    """The sampler options (``multigen.diffusion.samplers.OPTIONS``) a sample config sets."""
+    from multigen.diffusion.samplers import OPTIONS
+
+    return {k: getattr(s, k) for k in OPTIONS if getattr(s, k, None) is not None}

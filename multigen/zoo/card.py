@@ -49,6 +49,7 @@ def render(card: dict[str, Any]) -> str:
             else f"| sampler | {smp['sampler']}, {smp['steps']} steps = {smp['nfe']} NFE"
         )
         + (f", guidance {smp['guidance']}" if smp.get("guidance") not in (None, 1.0) else "")
+        + "".join(f", {k} {v}" for k, v in smp.get("options", {}).items())
         + f", seed {smp['seed']} |",
         "",
         f"## Quality ({ev['n']} samples vs {ev['n']} reference items)",
