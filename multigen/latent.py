@@ -21,6 +21,7 @@ from torch import Tensor
 
 from multigen.datainfo import DataInfo
 from multigen.domain import Batch, Domain, DomainError, NetworkSpec
+from multigen.options import keyword_names, refuse_unknown
 
 ENCODE_BATCH = 256  # items encoded at once (bounds the memory of a large training set)
 
@@ -88,6 +89,13 @@ class LatentDomain(Domain):
                 f"latent.codec {self.codec_name!r} is not a codec of domain {self.base.name!r}; "
                 f"choose one of: {have}"
             )
+        # the builder's first parameter is the data description; the rest are latent.params
+        takes = keyword_names(spec.build)
+        refuse_unknown(
+            f"latent.params key(s) for codec {self.codec_name!r}",
+            self.params,
+            None if takes is None else takes[1:],
+        )
         self.spec = spec
         self.name = self.base.name
         self.default_dataset = self.base.default_dataset
