@@ -16,7 +16,7 @@ import time
 
 import torch
 
-from benchmarks.audio_quality_embedded import band_excess_db, ratios
+from benchmarks.audio_quality_embedded import data_floor, ratios, scores_of
 from benchmarks.common import write_results
 from multigen import api
 from multigen.registry import get_domain
@@ -40,21 +40,17 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(1)
     dom = get_domain("audio")
-    reference = dom.load_dataset("embedded", None, "test")
-    opts = {"classifier_steps": 400, "pairing": "none"}
-    floor = api.evaluate(dom, dom.load_dataset("embedded", None, "valid"), reference, **opts)
+    reference, floor = data_floor(dom)
     run = api.load_run(args.run, device="cpu")
     rows = []
     for label, options in SETTINGS:
         t = time.perf_counter()
         res = api.sample(run, n=len(reference), seed=0, **options)
         seconds = time.perf_counter() - t
-        scores = api.evaluate(dom, res.samples, reference, **opts)
-        row = {"setting": label, "nfe": res.nfe, "sampling_s": round(seconds, 1), **scores}
+        row = {"setting": label, "nfe": res.nfe, "sampling_s": round(seconds, 1)}
+        row.update(scores_of(dom, res.samples, reference))
         row.update(ratios(row, floor))
-        row["excess_db"] = " ".join(
-            f"{v:+.0f}" for v in band_excess_db(res.samples.waves, reference.waves)
-        )
+        row["excess_db"] = " ".join(f"{v:+.0f}" for v in row["excess_db"])
         rows.append(row)
         print(row, flush=True)
     keys = ["setting", "nfe", "sampling_s", "accuracy", "acc_ratio", "is", "is_ratio",

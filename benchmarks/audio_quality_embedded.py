@@ -25,6 +25,7 @@ from multigen.registry import get_domain
 ROOT = Path(__file__).resolve().parents[1]
 GAN = "embedded_gan"
 TARGETS = {"acc_ratio": 0.9, "is_ratio": 0.8, "fd_mel_ratio": 2.0}
+OPTS = {"classifier_steps": 400, "pairing": "none"}  # how every row is scored
 
 
 def train_chunk(config: str, out: Path, steps: int, extra: list[str]) -> float:
@@ -46,7 +47,7 @@ def train_chunk(config: str, out: Path, steps: int, extra: list[str]) -> float:
     return spent[str(steps)]
 
 
-def score(dom, run: Path, reference, n: int, opts: dict, steps: int, guidance: float = 1.0) -> dict:
+def score(dom, run: Path, reference, n: int, steps: int, guidance: float = 1.0) -> dict:
     """Scores of the run at ``steps``, cached in ``run/scores.json`` by step. Only the latest
     checkpoint is kept, so an earlier step comes from the cache (a re-run after the last
     chunk used to score the latest checkpoint under every budget's row)."""
@@ -65,8 +66,7 @@ def score(dom, run: Path, reference, n: int, opts: dict, steps: int, guidance: f
         t = time.perf_counter()
         res = api.sample(loaded, n=n, seed=0, guidance=guidance)
         row = {"sampling_s": time.perf_counter() - t, "nfe": res.nfe}
-        row.update(api.evaluate(dom, res.samples, reference, **opts))
-        row["excess_db"] = band_excess_db(res.samples.waves, reference.waves)
+        row.update(scores_of(dom, res.samples, reference))
         scores[step] = row
         cache.write_text(json.dumps(scores))
     return scores[step]
@@ -84,6 +84,22 @@ def band_excess_db(gen: torch.Tensor, ref: torch.Tensor) -> list[float]:
     band (8 bands: 500 Hz each at 8 kHz): 0 = the reference's spectrum; a model that leaves
     noise in shows it where the clips are quiet."""
     return [round(float(v), 1) for v in band_db(gen) - band_db(ref)]
+
+
+def scores_of(dom, samples, reference) -> dict:
+    """A row's scores: the audio metrics against ``reference`` and the band excesses."""
+    row = api.evaluate(dom, samples, reference, **OPTS)
+    row["excess_db"] = band_excess_db(samples.waves, reference.waves)
+    return row
+
+
+def data_floor(dom) -> tuple:
+    """The embedded test split (the reference every row is scored against) and the floor row's
+    scores: held-out valid clips against it."""
+    reference = dom.load_dataset("embedded", None, "test")
+    floor = scores_of(dom, dom.load_dataset("embedded", None, "valid"), reference)
+    floor["accuracy"] = floor["cls_acc_reference"] if "accuracy" not in floor else floor["accuracy"]
+    return reference, floor
 
 
 def codec_round_trip(cfg):
@@ -121,22 +137,15 @@ def run_embedded(args: argparse.Namespace) -> None:
     torch.set_num_threads(args.threads or 1)
     out = Path(args.out if args.out != "/tmp/audio_quality" else "/tmp/audio_quality_embedded")
     dom = get_domain("audio")
-    reference = dom.load_dataset("embedded", None, "test")
-    held_out = dom.load_dataset("embedded", None, "valid")
-    opts = {"classifier_steps": 400, "pairing": "none"}
+    reference, floor = data_floor(dom)
     n = len(reference)  # 16 per class, cycling through the classes as the reference
-    floor = api.evaluate(dom, held_out, reference, **opts)
-    floor["accuracy"] = floor["cls_acc_reference"] if "accuracy" not in floor else floor["accuracy"]
-    floor["excess_db"] = band_excess_db(held_out.waves, reference.waves)
     rows = [{"run": "data (valid vs test)", "steps": 0, "train_cpu_s": 0.0, **floor,
              **ratios(floor, floor)}]  # fmt: skip
     print(rows[-1], flush=True)
     cfg = load_config(ROOT / f"configs/audio/{args.config}.yaml", list(args.set or []))
     if cfg.latent is not None:  # the ceiling of the latent route: real clips through the codec
         row = {"run": f"data through the {cfg.latent.codec} codec", "steps": 0, "train_cpu_s": 0.0}
-        through = codec_round_trip(cfg)
-        row.update(api.evaluate(dom, through, reference, **opts))
-        row["excess_db"] = band_excess_db(through.waves, reference.waves)
+        row.update(scores_of(dom, codec_round_trip(cfg), reference))
         rows.append({**row, **ratios(row, floor)})
         print(rows[-1], flush=True)
     cpu_total = 0.0
@@ -147,14 +156,14 @@ def run_embedded(args: argparse.Namespace) -> None:
         )
         label += f" ({', '.join(args.set)})" if args.set else ""
         row = {"run": label, "steps": steps, "train_cpu_s": cpu_total}
-        row.update(score(dom, out / "diffusion", reference, n, opts, steps))
+        row.update(score(dom, out / "diffusion", reference, n, steps))
         row.update(ratios(row, floor))
         rows.append(row)
         print(row, flush=True)
         write(args, rows, floor)
     for w in args.guidance if args.budgets else []:  # classifier-free guidance, last budget
         row = {"run": f"{label}, guidance {w:g}", "steps": steps, "train_cpu_s": cpu_total}
-        row.update(score(dom, out / "diffusion", reference, n, opts, steps, w))
+        row.update(score(dom, out / "diffusion", reference, n, steps, w))
         rows.append({**row, **ratios(row, floor)})
         print(rows[-1], flush=True)
         write(args, rows, floor)
@@ -163,7 +172,7 @@ def run_embedded(args: argparse.Namespace) -> None:
         steps += args.gan_chunk
         gan_cpu += train_chunk(GAN, out / "gan", steps, [])
         row = {"run": "wavegan", "steps": steps, "train_cpu_s": gan_cpu}
-        row.update(score(dom, out / "gan", reference, n, opts, steps))
+        row.update(score(dom, out / "gan", reference, n, steps))
         row.update(ratios(row, floor))
         rows.append(row)
         print(row, flush=True)

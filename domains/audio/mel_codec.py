@@ -102,7 +102,8 @@ def codec_specs() -> dict[str, CodecSpec]:
     ]
     spec = CodecSpec(
         "mel",
-        "log-mel spectrogram [1, n_mels, frames]; decoded by Griffin-Lim or a vocoder run "
+        "log-mel spectrogram ([n_mels, frames], or [1, n_mels, frames] with layout: image); "
+        "decoded by Griffin-Lim or a vocoder run "
         "(params: vocoder, n_mels, n_fft, hop, griffin_lim_iters, layout, log_min)",
         MelCodec,
         {n.name: n for n in nets},
