@@ -146,27 +146,24 @@ RECIPES: dict[str, Recipe] = {
         "Griffin-Lim score fd_mel 207, the floor of this route. Short of issue 15's IS and "
         "fd_mel targets.",
     ),
-    "molecules-ddpm": Recipe(
-        config="configs/molecules/embedded_edm.yaml",
-        overrides=[
-            "model.params={hidden: 64, layers: 4}",
-            "data.batch_size=32",
-            "train.steps=4000",
-            "train.lr=2.0e-4",
-        ],
-        title="EDM-style DDPM molecules on the embedded QM9-like set",
-        summary="3-D molecules with hydrogens (≤ 9 heavy atoms, C/N/O/F), E(3)-equivariant "
-        "EGNN, ε-prediction on the polynomial schedule (Hoogeboom et al. 2022), sampled with "
-        "50 DDIM steps at η = 1.5; bonds inferred from distances as in EDM.",
+    "qm9-edm": Recipe(
+        config="configs/molecules/qm9_edm_cpu.yaml",
+        overrides=["model.params={hidden: 128, layers: 6}", "train.steps=10000"],
+        title="EDM molecules on QM9 (with hydrogens)",
+        summary="3-D molecules of QM9 (≤ 9 heavy atoms, C/N/O/F with H), EDM's method "
+        "(Hoogeboom et al. 2022: ε-prediction, polynomial schedule, T = 1000) with an "
+        "E(3)-equivariant EGNN 6×128, sampled with 50 DDIM steps at η = 1.5; bonds inferred "
+        "from distances with EDM's table.",
         headline="atom_stability",
         better="higher",
-        n=128,
+        n=512,
         check_n=64,
         checkpoint_every=1000,
-        scoring=["eval.options={strain: false}"],  # MMFF strain costs minutes per draw
         anchor={
-            "label": "published, different data: QM9, EGNN 9×256, ~3000 epochs",
-            "text": "EDM atom stability 98.7 %, molecule stability 82.0 %, validity 91.9 %",
+            "label": "published, same data (QM9, EDM protocol): EGNN 9×256, ~3000 epochs, "
+            "1000 ancestral steps",
+            "text": "EDM atom stability 98.7 %, molecule stability 82.0 %, validity 91.9 %, "
+            "validity×uniqueness 90.7 % (QM9 itself: 99.0 / 95.2 / 97.7 / 97.7)",
         },
     ),
 }
