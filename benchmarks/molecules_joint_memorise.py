@@ -55,6 +55,12 @@ VARIANTS = {
     "self_condition": ["method.self_condition=true"],
     "ot_pairing": ["method.ot_pairing=true"],
     "part_time": ["method.part_time={types: 2.0, charges: 2.0, bonds: 2.0}"],
+    "masked": ["method.categorical_prior=masked"],
+    "masked_eta": ["method.categorical_prior=masked", "method.eta=1.0"],
+    "eta": ["method.eta=1.0"],
+    "logit_normal": ["method.t_sampling=logit_normal"],
+    "velocity": ["method.x_weight=velocity"],
+    "raw": ["train.ema_decay=0.0"],
 }
 T_BINS = (0.05, 0.2, 0.4, 0.6, 0.8, 0.95)
 KEYS = ("mol_stability_bonds", "atom_stability_bonds", "validity_bonds", "connected_bonds")
@@ -128,6 +134,8 @@ def graph_trace(trainer: Trainer, item, n: int = 16, steps: int = 100) -> dict[s
                 m, x0k = real[k], data.parts[k]
                 tk = method.part_t(k, torch.tensor(t)).item()
                 pi = method.parts[k].prior_tensor()[x0k[m]]
+                if method.parts[k].masked:  # the noise is the mask state, never right
+                    pi = torch.zeros_like(pi)
                 out[f"{k}_cur@{c}"] = ((parts[k] == x0k) & m).sum().item() / m.sum().item()
                 out[f"{k}_fwd@{c}"] = ((1 - tk) + tk * pi).mean().item()
                 right = (probs[k].argmax(-1) == x0k) & m
@@ -138,7 +146,14 @@ def graph_trace(trainer: Trainer, item, n: int = 16, steps: int = 100) -> dict[s
         tnb = torch.full((n,), tn, dtype=torch.float64)
         parts = {
             k: discrete.step(
-                p, parts[k], probs[k], method.part_t(k, tb), method.part_t(k, tnb), mask, gens
+                p,
+                parts[k],
+                probs[k],
+                method.part_t(k, tb),
+                method.part_t(k, tnb),
+                mask,
+                gens,
+                method.config.eta,
             )
             for k, p in method.parts.items()
         }

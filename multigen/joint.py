@@ -14,6 +14,7 @@ The network's contract: ``net(x_t, t, parts_t, cond, mask) -> (x̂0, {part: logi
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 import torch
 from torch import Tensor, nn
@@ -57,6 +58,8 @@ class JointFlow(Method):
 
     def __post_init__(self) -> None:
         self.parts = state_parts(self.info)
+        if self.config.categorical_prior == "masked":
+            self.parts = {k: replace(p, masked=True) for k, p in self.parts.items()}
         if not self.parts:
             raise DomainError(
                 "method joint_flow needs categorical parts in the data (molecules: "
@@ -66,6 +69,8 @@ class JointFlow(Method):
         params = dict(self.run.model.params)
         if self.config.self_condition:
             params["self_condition"] = True
+        if self.config.categorical_prior == "masked":
+            params["mask_token"] = True  # one more input state per part
         net = self.build_network("joint_denoiser", self.run.model.name, params)
         self.models = {"model": net}
         known = {"x", *self.parts}
@@ -87,6 +92,14 @@ class JointFlow(Method):
 
     def weight(self, part: str) -> float:
         return float(self.config.loss_weights.get(part, 1.0))
+
+    def x_weight(self, t: Tensor) -> Tensor:
+        """The coordinates' loss weight per sample at time ``t`` (``method.x_weight``):
+        1, or the velocity loss's 1/t² capped at ``x_weight_cap``
+        (|v̂ - v|² = |x̂0 - x0|²/t² on the path x_t = (1 - t)·x0 + t·ε)."""
+        if self.config.x_weight == "velocity":
+            return (1 / t.double() ** 2).clamp(max=self.config.x_weight_cap).float()
+        return torch.ones_like(t, dtype=torch.float32)
 
     def part_t(self, part: str, t: Tensor) -> Tensor:
         """The noise level of categorical ``part`` at the coordinates' time ``t``."""
@@ -143,7 +156,9 @@ class JointFlow(Method):
             prev = (x0_prev, {k: torch.softmax(v.float(), -1) for k, v in logits_prev.items()})
         x0_hat, logits = self.call(net, x_t, t.float(), parts_t, cond, batch.mask, prev)
         mask = self._mask(batch)
-        loss = self.weight("x") * masked_mse(x0_hat, batch.x, batch.mask)
+        loss = (
+            self.weight("x") * self.x_weight(t).to(device) * masked_mse(x0_hat, batch.x, batch.mask)
+        )
         for k, p in self.parts.items():
             loss = loss + self.weight(k) * discrete.cross_entropy(
                 p, logits[k], batch.parts[k], mask
@@ -224,11 +239,20 @@ class JointFlow(Method):
             if t_next == 0 and self.config.final == "argmax":
                 # Independent draws from p̂ over ~N² pairs leave about one wrong bond per
                 # molecule even when p̂ is 99 % right: the last step takes the mode.
-                parts = {k: discrete.argmax(p, probs[k], mask) for k, p in self.parts.items()}
+                parts = {
+                    k: discrete.argmax(p, probs[k], mask, parts[k]) for k, p in self.parts.items()
+                }
                 continue
             parts = {
                 k: discrete.step(
-                    p, parts[k], probs[k], self.part_t(k, tb), self.part_t(k, tn), mask, generators
+                    p,
+                    parts[k],
+                    probs[k],
+                    self.part_t(k, tb),
+                    self.part_t(k, tn),
+                    mask,
+                    generators,
+                    self.config.eta,
                 )
                 for k, p in self.parts.items()
             }

@@ -110,6 +110,23 @@ class JointFlowMethod(Section):
         description="per categorical part, exponent g of its noise level t**g (1 if unset; "
         "g > 1: the part is decided earlier in sampling than the coordinates)",
     )
+    categorical_prior: Literal["marginal", "masked"] = Field(
+        "marginal",
+        description="categorical parts' noise: redraws from the data's marginal (marginal) or "
+        "an extra mask state (masked: the network never sees a wrong class)",
+    )
+    eta: float = Field(
+        0.0,
+        ge=0.0,
+        description="sampling stochasticity of the categorical parts (Campbell "
+        "et al. 2024's detailed-balance rate; 0 = none)",
+    )
+    x_weight: Literal["none", "velocity"] = Field(
+        "none",
+        description="weight of the coordinates' x̂0 error over t: none, or velocity "
+        "(1/t², capped at x_weight_cap: the flow-matching velocity loss)",
+    )
+    x_weight_cap: float = Field(100.0, gt=0)
 
 
 class GANMethod(Section):

@@ -74,14 +74,20 @@ class JointEGNN(nn.Module):
         rbf_count: int = 16,
         cutoff: float = 5.0,
         self_condition: bool = False,
+        mask_token: bool = False,
     ):
         super().__init__()
         self.rbf_count, self.cutoff = rbf_count, cutoff
         parts = info.get("parts") or {}
         self.element = {k: len(v["prior"]) for k, v in parts.items() if not v.get("pairwise")}
         self.pair = {k: len(v["prior"]) for k, v in parts.items() if v.get("pairwise")}
-        self.node_in = nn.ModuleDict({k: nn.Embedding(c, hidden) for k, c in self.element.items()})
-        self.edge_in = nn.ModuleDict({k: nn.Embedding(c, edge_dim) for k, c in self.pair.items()})
+        extra_state = int(mask_token)  # a masked prior's mask state: index = classes
+        self.node_in = nn.ModuleDict(
+            {k: nn.Embedding(c + extra_state, hidden) for k, c in self.element.items()}
+        )
+        self.edge_in = nn.ModuleDict(
+            {k: nn.Embedding(c + extra_state, edge_dim) for k, c in self.pair.items()}
+        )
         self.time_dim = time_dim
         self.time = nn.Sequential(nn.Linear(time_dim, hidden), nn.SiLU(), nn.Linear(hidden, hidden))
         self.cond = ConditionEmbedding(
