@@ -91,6 +91,9 @@ def test_ot_pairing_permutes_and_rotates_the_noise_onto_the_molecule(data):
         "method.ot_pairing=true",
         "method.part_time={types: 2.0, charges: 0.5, bonds: 2.0}",
         "method.self_condition=true",
+        "method.categorical_prior=masked",
+        "method.eta=2.0",
+        "method.x_weight=velocity",
     ],
 )
 def test_train_then_sample_with_each_option(tmp_path, option):
@@ -103,3 +106,34 @@ def test_train_then_sample_with_each_option(tmp_path, option):
     again = api.sample(out, n=1, steps=4, seed=1)  # per-sample seeds
     assert again.samples[0].symbols == res.samples[0].symbols
     assert (again.samples[0].bonds == res.samples[0].bonds).all()
+
+
+def test_masked_prior_noises_to_the_mask_state_only(data):
+    """With categorical_prior masked, a variable is its data class or the mask state (index
+    = its number of classes), masked with probability t; the network gets one more input
+    state per part."""
+    _, _, batch = data
+    method = method_with(data, "method.categorical_prior=masked")
+    assert all(p.masked for p in method.parts.values())
+    net = method.models["model"]
+    assert net.node_in["types"].num_embeddings == method.parts["types"].classes + 1
+    assert net.edge_in["bonds"].num_embeddings == method.parts["bonds"].classes + 1
+    t_val, draws, masked, total = 0.3, 50, 0, 0
+    for d in range(draws):
+        gens = step_generators(4, d, range(len(batch)))
+        _, parts_t = method.noisy(batch, torch.full((len(batch),), t_val), gens)
+        for k, p in method.parts.items():
+            real = discrete.element_mask(p, batch.mask)
+            got, x0 = parts_t[k][real], batch.parts[k][real]
+            assert ((got == x0) | (got == p.classes)).all()
+            if k == "types":
+                masked += (got == p.classes).sum().item()
+                total += got.numel()
+    assert abs(masked / total - t_val) < 0.02
+
+
+def test_velocity_weight_is_one_over_t_squared_capped(data):
+    method = method_with(data, "method.x_weight=velocity", "method.x_weight_cap=50")
+    w = method.x_weight(torch.tensor([1.0, 0.5, 0.2, 0.1, 0.01]))
+    assert torch.allclose(w, torch.tensor([1.0, 4.0, 25.0, 50.0, 50.0]))
+    assert torch.equal(method_with(data).x_weight(torch.tensor([0.3])), torch.ones(1))
