@@ -84,11 +84,19 @@ class AudioDomain(Domain):
         if not isinstance(whiten, bool):
             raise DomainError(f"data.params.whiten must be true or false, got {whiten!r}")
         mel = params.pop("mel", None)
+        # vocoder pairs cut into pieces of N frames; training split only: the held-out clips
+        # (what is vocoded, scored and used as the reference) stay whole
+        segment = params.pop("segment", None)
+        if segment is not None and mel is None:
+            raise DomainError("data.params.segment cuts mel pairs: it needs data.params.mel")
+        if D.canonical_split(split) != "train":
+            segment = None
         ds = super().load_dataset(name, path, split, **params)
         if mel is not None:  # (wave, log-mel) pairs for a vocoder run (vocoder.py)
+            # the recipe (default_mels: whole test clips to vocode) leaves the segment out
             recipe = {"dataset": name, "path": None if path is None else str(path),
                       "params": params, "mel": mel}  # fmt: skip
-            return V.mel_pairs(ds, mel, scale, whiten, recipe)
+            return V.mel_pairs(ds, mel, scale, whiten, recipe, segment)
         return ScaledWaves(ds, scale, whiten) if type(ds) is D.WaveDataset else ds
 
     def describe(self, dataset: torch.utils.data.Dataset) -> dict[str, Any]:
@@ -119,10 +127,14 @@ class AudioDomain(Domain):
         return Batch(x, None, labels if bool((labels >= 0).any()) else None)
 
     def template(self, info, n, generator, cond=None, device="cpu") -> Batch:
-        """Vocoder runs sampled without mels vocode test-split mels (vocoder.default_mels)."""
-        if cond is None and V.is_vocoder(info):
+        """Vocoder runs sampled without mels vocode test-split mels (vocoder.default_mels);
+        their states are as long as the mels given make them (frames x hop samples)."""
+        if not V.is_vocoder(info):
+            return super().template(info, n, generator, cond, device)
+        if cond is None:
             cond = V.default_mels(info, generator, n)
-        return super().template(info, n, generator, cond, device)
+        length = int(cond.shape[-1]) * int(info["mel"]["hop"])
+        return Batch(torch.zeros((n, 1, length), device=device), None, cond.to(device))
 
     def paired_features(self, x: torch.Tensor, info: Any) -> torch.Tensor:
         """Vocoder runs: the log-mel of the waveform (HiFi-GAN's L1 mel loss)."""

@@ -1,4 +1,5 @@
-"""Mel vocoder runs: log-mel -> waveform, trained by the engine's GAN as paired translation.
+"""Mel vocoder runs: log-mel -> waveform, trained by the engine's GAN or diffusion methods as
+paired translation.
 
 Data: any audio set with ``data.params.mel`` (a dict of :class:`~.melspec.MelSettings` fields
 but the sample rate, which is the set's) yields ``(wave [1, T], log-mel [n_mels, T // hop])``
@@ -9,7 +10,9 @@ exactly as pix2pix's source image does. The run's ``info`` records the mel setti
 Training (configs/audio/embedded_vocoder.yaml): the ``hifigan_vocoder`` generator against
 ``hifigan_disc``, least-squares GAN loss, feature matching (``method.fm_weight``) and an L1
 loss between log-mels (``method.l1_weight`` through :func:`paired_features`) — HiFi-GAN's
-recipe, with nothing about mels in the engine.
+recipe, with nothing about mels in the engine. Or (configs/audio/embedded_diffwave_vocoder.yaml)
+the ``diffwave_vocoder`` denoiser trained by a diffusion method (EDM), the mel again the
+condition: DiffWave's vocoder, sampled in a few steps.
 
 Use: :func:`load_vocoder` for code (the mel codec decodes with it); ``multigen vocode RUN
 MEL_OR_WAV_FOLDER --out OUT`` (``multigen.api.vocode``) is the engine's translate with the
@@ -34,7 +37,7 @@ from multigen.domain import DomainError
 
 from .data import WaveDataset
 from .melspec import MelSettings, check_logmel
-from .scaling import ScaledWaves, scale_of
+from .scaling import ScaledWaves, from_network, scale_of
 
 MEL_KEYS = ("n_fft", "hop", "n_mels", "fmin", "fmax", "log_floor")
 
@@ -58,25 +61,70 @@ def settings_for(params: Any, sample_rate: int) -> MelSettings:
 
 class MelPairs(ScaledWaves):
     """Clips as read (scale 1: the generator's tanh already bounds [-1, 1]) with their
-    log-mels, computed once; items are ``(wave [1, T], log-mel [n_mels, T // hop])``."""
+    log-mels, computed once; items are ``(wave [1, T], log-mel [n_mels, T // hop])``.
 
-    def __init__(self, base: WaveDataset, settings: MelSettings, recipe: dict[str, Any]):
-        super().__init__(base, scale=1.0)
+    ``segment`` (frames): cut every clip into consecutive pieces of that many frames (the
+    log-mel of the whole clip cut at the same frames, the wave at ``frames * hop`` samples),
+    the rest dropped: DiffWave's vocoder trains on short crops, the mel carrying what a
+    piece needs; shorter items make each step cheaper."""
+
+    def __init__(
+        self,
+        base: WaveDataset,
+        settings: MelSettings,
+        recipe: dict[str, Any],
+        segment: int | None = None,
+    ):
         if base.sample_rate != settings.sample_rate:
             raise DomainError(
                 f"mel settings are for {settings.sample_rate} Hz but the clips are "
                 f"{base.sample_rate} Hz"
             )
+        with torch.no_grad():  # chunks bound the STFT's memory on big sets
+            mels = torch.cat([settings.logmel(w) for w in base.waves.split(256)])
+        if segment is not None:
+            base, mels = _segments(base, mels, settings.hop, segment)
+        super().__init__(base, scale=1.0)
         self.settings = settings
         self.recipe = recipe
-        with torch.no_grad():  # chunks bound the STFT's memory on big sets
-            self.mels = torch.cat([settings.logmel(w) for w in self.waves.split(256)])
+        self.mels = mels
 
     def __getitem__(self, i: int) -> tuple[Tensor, Tensor]:
         return self.waves[i].unsqueeze(0), self.mels[i]
 
 
-def mel_pairs(base: Any, mel: Any, scale: Any, whiten: bool, recipe: dict[str, Any]) -> MelPairs:
+def _segments(
+    base: WaveDataset, mels: Tensor, hop: int, segment: int
+) -> tuple[WaveDataset, Tensor]:
+    """Clips and their log-mels cut into pieces of ``segment`` frames (see MelPairs)."""
+    frames = mels.shape[-1]
+    if not (isinstance(segment, int) and not isinstance(segment, bool) and segment >= 1):
+        raise DomainError(f"data.params.segment must be a whole number of mel frames >= 1, "
+                          f"got {segment!r}")  # fmt: skip
+    if segment > frames:
+        raise DomainError(
+            f"data.params.segment: {segment} frames is longer than the clips ({frames} frames "
+            f"of hop {hop}); use at most {frames}, or remove it"
+        )
+    k = frames // segment
+    n, length = len(base), segment * hop
+    waves = base.waves[:, : k * length].reshape(n * k, length)
+    mels = mels[..., : k * segment].reshape(n, mels.shape[1], k, segment)
+    mels = mels.permute(0, 2, 1, 3).reshape(n * k, mels.shape[1], segment)
+    labels = None if base.labels is None else base.labels.repeat_interleave(k)
+    names = [f"{name}_{j}" for name in base.names for j in range(k)]
+    cut = WaveDataset(waves, labels, base.sample_rate, base.class_names, names, base.skipped)
+    return cut, mels.contiguous()
+
+
+def mel_pairs(
+    base: Any,
+    mel: Any,
+    scale: Any,
+    whiten: bool,
+    recipe: dict[str, Any],
+    segment: int | None = None,
+) -> MelPairs:
     """The domain's ``load_dataset`` with ``data.params.mel`` set."""
     if not isinstance(base, WaveDataset):
         raise DomainError(f"data.params.mel: cannot pair a {type(base).__name__} with mels")
@@ -85,7 +133,7 @@ def mel_pairs(base: Any, mel: Any, scale: Any, whiten: bool, recipe: dict[str, A
             "data.params.mel: vocoder pairs keep the clips as read (a tanh output in [-1, 1]); "
             "remove data.params.scale / whiten"
         )
-    return MelPairs(base, settings_for(mel, base.sample_rate), recipe)
+    return MelPairs(base, settings_for(mel, base.sample_rate), recipe, segment)
 
 
 def describe_pairs(ds: Any) -> dict[str, Any]:
@@ -152,13 +200,19 @@ def paired_features(x: Tensor, info: Mapping[str, Any]) -> Tensor:
 @dataclass
 class Vocoder:
     """A trained vocoder: ``vocoder(mel [B, n_mels, frames]) -> waves [B, frames * hop]``
-    (float32, on the mel's device; a ``[n_mels, frames]`` mel gives ``[1, T]``)."""
+    (float32, on the mel's device; a ``[n_mels, frames]`` mel gives ``[1, T]``).
+
+    A GAN run (``hifigan_vocoder``) maps the mel in one pass of its EMA ``generator``; a
+    diffusion run (``diffwave_vocoder``) samples the waveform given the mel with its method's
+    sampler and ``options`` (the run's ``sample`` section with any overrides; sample ``i`` of a
+    call uses seed ``options.seed + i``, so a mel's waveform does not depend on the batching)."""
 
     settings: MelSettings
-    generator: torch.nn.Module
+    generator: torch.nn.Module | None
     device: torch.device
     run: Any = field(repr=False, default=None)
     batch_size: int = 64
+    options: Any = field(repr=False, default=None)  # SampleConfig of a diffusion vocoder
 
     @property
     def sample_rate(self) -> int:
@@ -168,31 +222,57 @@ class Vocoder:
     def __call__(self, mel: Tensor) -> Tensor:
         mel = check_logmel(torch.as_tensor(mel), self.settings, "vocoder input")
         out = []
-        for chunk in mel.split(self.batch_size):
-            wave = self.generator(None, chunk.to(self.device))
+        for start in range(0, len(mel), self.batch_size):
+            chunk = mel[start : start + self.batch_size]
+            wave = self._synthesise(chunk.to(self.device), start)
             out.append(wave.float().reshape(len(chunk), -1).to(mel.device))
         return torch.cat(out).clamp(-1, 1)
+
+    def _synthesise(self, mel: Tensor, first: int) -> Tensor:
+        if self.options is None:
+            return self.generator(None, mel)
+        from multigen.generate import generate
+        from multigen.precision import resolve_precision
+
+        run = self.run
+        native = resolve_precision(run.config.train.precision, run.device)[0] == "bf16"
+        options = self.options.model_copy(update={"seed": self.options.seed + first})
+        batch = generate(run.method, run.models, run.domain, run.info, len(mel), options,
+                         run.device, run.precision if native else "fp32", cond=mel)  # fmt: skip
+        return from_network(batch.x.float().reshape(len(mel), -1), run.info)
 
     def check_settings(self, settings: MelSettings, who: str = "the latent run") -> None:
         """Refuse to decode mels made with other settings than this vocoder was trained on."""
         self.settings.check_same(settings, f"the vocoder ({self.run.checkpoint})", who)
 
 
-def load_vocoder(run_dir: Any, device: str = "auto", checkpoint: str = "latest") -> Vocoder:
+def load_vocoder(
+    run_dir: Any, device: str = "auto", checkpoint: str = "latest", **sample: Any
+) -> Vocoder:
     """A trained vocoder run (a folder, ``zoo:NAME``, or an already loaded run): its EMA
-    generator and mel settings."""
+    generator (GAN runs) or denoiser and sampler (diffusion runs) and its mel settings.
+    ``sample``: overrides of a diffusion vocoder's ``sample`` section (sampler, steps,
+    schedule, seed, batch_size…)."""
     from multigen import api
 
     run = (
         run_dir if isinstance(run_dir, api.LoadedRun) else api.load_run(run_dir, checkpoint, device)
     )
     settings = run_settings(run.info)
-    if "generator" not in run.models:
+    if "generator" in run.models:
+        if sample:
+            raise DomainError(
+                f"{run.checkpoint}: a GAN vocoder maps a mel in one pass; it takes no sampling "
+                f"options ({', '.join(sorted(sample))})"
+            )
+        return Vocoder(settings, run.models["generator"].eval(), run.device, run)
+    if run.method.sampler(run.method.default_sampler) is None:
         raise DomainError(
-            f"{run.checkpoint}: a vocoder run is a GAN run (method gan with hifigan_vocoder); "
-            f"this one ({run.config.method.name}) has no generator"
+            f"{run.checkpoint}: method {run.config.method.name!r} makes no vocoder; train one with "
+            "configs/audio/embedded_vocoder.yaml (gan) or embedded_diffwave_vocoder.yaml (edm)"
         )
-    return Vocoder(settings, run.models["generator"].eval(), run.device, run)
+    options = api.sample_options(run, {k: v for k, v in sample.items() if v is not None}, "vocode")
+    return Vocoder(settings, None, run.device, run, options.batch_size, options)
 
 
 def griffin_lim(mel: Tensor, settings: MelSettings, n_iter: int = 32) -> Tensor:

@@ -1,11 +1,13 @@
-"""Audio networks: denoisers (DiffWave, 1-D U-Net), GAN generators (WaveGAN; the HiFi-GAN
-mel vocoder) and discriminators (WaveGAN with phase shuffle, HiFi-GAN MPD+MSD)."""
+"""Audio networks: denoisers (DiffWave, DiffWave as a mel vocoder, 1-D U-Net), GAN generators
+(WaveGAN; the HiFi-GAN mel vocoder) and discriminators (WaveGAN with phase shuffle,
+HiFi-GAN MPD+MSD)."""
 
 from __future__ import annotations
 
 from multigen.domain import NetworkSpec
 
 from .diffwave import build_diffwave
+from .diffwave_vocoder import build_diffwave_vocoder
 from .hifigan import build_hifigan_discriminator
 from .unet1d import build_unet1d
 from .vocoder import build_hifigan_vocoder
@@ -17,6 +19,10 @@ def network_specs() -> dict[str, NetworkSpec]:
         NetworkSpec("diffwave", "denoiser", build_diffwave,
                     "DiffWave residual stack (residual_layers, residual_channels, "
                     "dilation_cycle, embed_dim, bf16)"),
+        NetworkSpec("diffwave_vocoder", "denoiser", build_diffwave_vocoder,
+                    "DiffWave conditioned on the log-mel, a mel vocoder (residual_layers, "
+                    "residual_channels, dilation_cycle, upsample_rates with product = mel hop, "
+                    "embed_dim, bf16); mel pairs only"),
         NetworkSpec("unet1d", "denoiser", build_unet1d,
                     "1-D U-Net (channels, mults, blocks, kernel, factor, attention)"),
         NetworkSpec("wavegan", "generator", build_wavegan_generator,
