@@ -16,6 +16,7 @@ import json
 import os
 import time
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -41,6 +42,7 @@ from multigen.methods import Method, build_method
 from multigen.metrics import checks
 from multigen.precision import resolve_precision
 from multigen.registry import domain_names, get_domain, run_domain
+from multigen.text import Tokenizer
 from multigen.train import checkpoint as ckpt
 from multigen.train.batches import resolve_device
 from multigen.train.data_report import skipped_records
@@ -194,6 +196,7 @@ def sample(
     checkpoint: str = "latest",
     device: str = "auto",
     weights: str = "ema",
+    prompt: str | Sequence[str] | None = None,
     **options: Any,
 ) -> SampleResult:
     """Draw samples from a trained run and (when ``out`` is given) write them as files.
@@ -201,6 +204,8 @@ def sample(
     ``options`` are :class:`~multigen.config.SampleConfig` fields (``n``, ``sampler``,
     ``steps``, ``schedule``, ``guidance``, ``eta``, ``churn``, ``seed``, ``batch_size``,
     ``compile``) overriding the run's own ``sample`` section; None leaves a field as it is.
+    ``prompt``: a caption, or several (sample i gets prompt i mod their number), for a run
+    trained on captioned data; with ``out`` they are written to ``OUT/prompts.txt``.
     """
     from multigen.methods import nfe
 
@@ -215,6 +220,9 @@ def sample(
     else:
         run = load_run(run_dir, checkpoint, device, weights)
     options = sample_options(run, given)
+    prompts = _prompts(run, prompt, cond, options.n)
+    if prompts:
+        cond = Tokenizer.from_info(run.info).encode(prompts)
     cond_t = None if cond is None else torch.as_tensor(cond)
     if cond_t is not None:
         run.domain.check_condition(cond_t, run.info)
@@ -240,6 +248,8 @@ def sample(
         out = Path(out)
         out.mkdir(parents=True, exist_ok=True)
         files = run.domain.export(samples, out)
+        if prompts:
+            atomic_write_text(out / "prompts.txt", "".join(f"{p}\n" for p in prompts))
     return SampleResult(
         samples,
         files,
@@ -247,6 +257,21 @@ def sample(
         seconds,
         nfe(run.method, options.sampler, options.steps, corrector_steps=options.corrector_steps),
     )
+
+
+def _prompts(
+    run: LoadedRun, prompt: str | Sequence[str] | None, cond: Any, n: int
+) -> list[str] | None:
+    """The caption of every sample (prompt i mod their number), or None without prompts."""
+    if prompt is None:
+        return None
+    if cond is not None:
+        raise DomainError("give either cond or prompt, not both (a prompt is the condition)")
+    Tokenizer.from_info(run.info)  # a run without captions is refused here, in one line
+    prompts = [prompt] if isinstance(prompt, str) else list(prompt)
+    if not prompts:
+        raise DomainError("prompt: an empty list; give at least one caption")
+    return [prompts[i % len(prompts)] for i in range(n)]
 
 
 def vocode(

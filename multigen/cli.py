@@ -92,6 +92,7 @@ def cmd_sample(args: argparse.Namespace) -> None:
         checkpoint=args.checkpoint,
         device=args.device,
         weights=args.weights,
+        prompt=args.prompt,
         **options,
     )
     print(f"{len(res.batch)} samples ({res.nfe} NFE) in {res.seconds:.2f} s -> {out}")
@@ -301,6 +302,12 @@ def build_parser() -> argparse.ArgumentParser:
     _add_options(s, SampleConfig)  # --n, --sampler, --steps, --eta, … (one declaration)
     s.add_argument(
         "--cond", type=int, help="class label (class-conditional runs) or atom count (molecules)"
+    )
+    s.add_argument(
+        "--prompt",
+        action="append",
+        metavar="TEXT",
+        help="caption (runs trained on captioned data); repeat it: sample i gets prompt i mod k",
     )
     s.add_argument("--checkpoint", default="latest", help="latest, best or a checkpoint folder")
     s.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])

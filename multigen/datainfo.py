@@ -66,12 +66,14 @@ class DataInfo(Mapping[str, Any]):
     def without_conditions(self) -> DataInfo:
         """The run does not feed labels/properties to its network (``data.conditional``
         false); the data's own class count is kept as ``data_num_classes``."""
-        extra = {**self.extra, "data_num_classes": self.num_classes}
+        extra = {k: v for k, v in self.extra.items() if k != "text"}
+        extra["data_num_classes"] = self.num_classes
         return replace(self, num_classes=0, cond_dim=0, extra=extra)
 
     @property
     def conditional(self) -> bool:
-        return bool(self.num_classes or self.cond_dim)
+        """Conditioned on labels, properties or captions (``extra["text"]``, multigen.text)."""
+        return bool(self.num_classes or self.cond_dim or self.extra.get("text"))
 
     @functools.cached_property
     def _as_dict(self) -> dict[str, Any]:  # built once: domains read keys once per sample

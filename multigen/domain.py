@@ -290,6 +290,10 @@ class Domain:
         """Raise :class:`DomainError` if ``cond`` (from ``sample --cond``) means nothing to a
         run described by ``info``. Default: class labels ``0..num_classes-1`` for
         class-conditional runs, property vectors for property-conditioned ones."""
+        if info.get("text"):  # captions: token ids of the run's tokenizer
+            from multigen.text import check_tokens
+
+            return check_tokens(cond, info)
         classes = int(info.get("num_classes") or 0)
         dim = int(info.get("cond_dim") or 0)
         if not classes and not dim:

@@ -16,6 +16,7 @@ from multigen.methods import Method
 from multigen.parts import PartsBatch, concat_parts
 from multigen.precision import autocast
 from multigen.randomness import sample_generators
+from multigen.text import Tokenizer
 
 TEMPLATE_SEED_OFFSET = 0x5EED  # template draws (e.g. atom counts) use their own stream
 
@@ -42,10 +43,15 @@ def concat_batches(batches: Sequence[Batch]) -> Batch:
 
 
 def default_condition(info: DataInfo, seeds: Sequence[int]) -> Tensor | None:
-    """Class-conditional models without a requested class cycle through the classes."""
+    """Class-conditional models without a requested class cycle through the classes;
+    caption-conditioned ones through the example captions their data description keeps."""
     classes = info.num_classes
     if classes:
         return torch.tensor([s % classes for s in seeds])
+    if info.extra.get("text"):
+        tok = Tokenizer.from_info(info)
+        if tok.examples:
+            return tok.encode([tok.examples[s % len(tok.examples)] for s in seeds])
     return None
 
 

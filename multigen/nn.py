@@ -12,6 +12,7 @@ from torch import Tensor, nn
 
 from multigen.domain import Batch
 from multigen.randomness import randn
+from multigen.text import CrossAttention
 
 
 def sinusoidal_embedding(c_noise: Tensor, dim: int, max_period: float = 10_000.0) -> Tensor:
@@ -139,10 +140,13 @@ class AdaLNZeroBlock(nn.Module):
     attention.
     """
 
-    def __init__(self, width: int, heads: int, mlp_ratio: float = 4.0):
+    def __init__(self, width: int, heads: int, mlp_ratio: float = 4.0, context_width: int = 0):
         super().__init__()
         self.norm1 = nn.LayerNorm(width, elementwise_affine=False, eps=1e-6)
         self.attn = nn.MultiheadAttention(width, heads, batch_first=True)
+        # captions (multigen.text): cross-attention between self-attention and the MLP, as
+        # PixArt-α adds it to DiT's block; it starts as the identity like the rest
+        self.cross = CrossAttention(width, context_width, heads) if context_width else None
         self.norm2 = nn.LayerNorm(width, elementwise_affine=False, eps=1e-6)
         hidden = int(width * mlp_ratio)
         self.mlp = nn.Sequential(
@@ -152,11 +156,20 @@ class AdaLNZeroBlock(nn.Module):
         nn.init.zeros_(self.ada.weight)  # adaLN-Zero: gates start at 0, the block at identity
         nn.init.zeros_(self.ada.bias)
 
-    def forward(self, x: Tensor, c: Tensor, pad: Tensor | None = None) -> Tensor:
+    def forward(
+        self,
+        x: Tensor,
+        c: Tensor,
+        pad: Tensor | None = None,
+        text: tuple[Tensor, Tensor] | None = None,
+    ) -> Tensor:
+        """``text``: a caption's (tokens, padding) for blocks built with ``context_width``."""
         shift1, scale1, gate1, shift2, scale2, gate2 = self.ada(F.silu(c)).chunk(6, dim=-1)
         h = modulate(self.norm1(x), shift1, scale1)
         attended = self.attn(h, h, h, key_padding_mask=pad, need_weights=False)[0]
         x = x + gate1.unsqueeze(1) * attended
+        if self.cross is not None and text is not None:
+            x = self.cross(x, *text)
         h = modulate(self.norm2(x), shift2, scale2)
         return x + gate2.unsqueeze(1) * self.mlp(h)
 

@@ -22,7 +22,7 @@ from multigen.domain import (
     unwrap_dataset,
 )
 
-from . import data, translation, unpaired
+from . import data, scenes, translation, unpaired
 from .codec import codec_specs
 from .io import IMAGE_SUFFIXES, export_images
 from .metrics import OPTIONS, ImageSet, as_images, check_reference, evaluate_images
@@ -84,6 +84,13 @@ def _datasets() -> dict[str, DatasetSpec]:
             "(sources), size (32), channels (3); PATH/<split>/ when present",
             unpaired.folder_loader,
             needs_path=True,
+        ),
+        "digit_scenes": DatasetSpec(
+            "digit_scenes",
+            "captioned scenes for text-to-image: two digits, left and right, large or small, "
+            "'a large 3 left of a small 7'; params size (16), n (8000 train / 1000 test), "
+            "seed; 10 digit pairs held out of training (domains/images/scenes.py)",
+            scenes.scenes_loader,
         ),
         "npz": DatasetSpec(
             "npz",
@@ -222,6 +229,7 @@ class ImageDomain(Domain):
             "dataset": ds.name,
             **(translation.describe_pairs(ds) if isinstance(ds, translation.PairedDataset) else {}),
             **(unpaired.describe_unpaired(ds) if isinstance(ds, unpaired.UnpairedDataset) else {}),
+            **(scenes.describe_text(ds) if isinstance(ds, scenes.ScenesDataset) else {}),
         }
 
     def template(
@@ -314,10 +322,16 @@ class ImageDomain(Domain):
             images, labels = _subsample(style(ds.images), ds.labels, n)
             label = ds.name if name == "digits" else f"{name}:{split}"
             return ImageSet(images, labels, 10, label, "digitcnn", train.images, train.labels)
+        if name == "digit_scenes" and not Path(spec).exists():
+            # captioned scenes: scored with the digit CNN's features, like the digits
+            ds = scenes.make_scenes(split or "test", n or 1000)
+            train = data.load_digits_dataset(None, "train", size=16)
+            return ImageSet(ds.images, None, 0, ds.name, "digitcnn", train.images, train.labels)
         path = Path(spec)
         if not path.exists():
             raise DomainError(
-                f"reference {spec!r} is neither a dataset (digits[:train|test|all]) nor an "
+                f"reference {spec!r} is neither a dataset (digits[:train|test|all], "
+                "digit_scenes[:test]) nor an "
                 "existing image folder / .npz file"
             )
         if path.is_file() and path.suffix.lower() in (".npz", ".npy"):

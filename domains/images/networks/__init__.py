@@ -24,8 +24,15 @@ def build_square(cls: type[nn.Module], name: str, info: Mapping[str, Any], param
         raise DomainError(f"{name}: expects square images, got {h}x{w}")
     takes = list(inspect.signature(cls).parameters)
     from_data = [k for k in FROM_DATA if k in takes]
-    known = set(takes[2:]) - set(from_data)
+    known = set(takes[2:]) - set(from_data) - {"text"}
     unknown = sorted(set(params) - known)
     if unknown:
         raise DomainError(f"{name}: unknown params {unknown}; allowed: {sorted(known)}")
+    if "text" in takes:  # captions: the tokenizer the data description stores
+        params = {**params, "text": info.get("text")}
+    elif info.get("text"):
+        raise DomainError(
+            f"{name} does not read captions; a run on captioned data needs a network that "
+            "does (unet or dit)"
+        )
     return cls(c, h, **{k: int(info.get(k, 0)) for k in from_data}, **params)

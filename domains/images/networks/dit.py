@@ -17,6 +17,7 @@ from torch import Tensor, nn
 
 from multigen.domain import DomainError
 from multigen.nn import AdaLNZeroBlock, AdaLNZeroHead, ConditionEmbedding, NoiseEmbedding
+from multigen.text import TextConditioning
 
 from . import build_square
 
@@ -62,6 +63,9 @@ class DiT(nn.Module):
         depth: int | None = None,
         heads: int | None = None,
         mlp_ratio: float = 4.0,
+        text: dict | None = None,
+        text_width: int = 64,
+        text_depth: int = 2,
     ):
         super().__init__()
         if size not in SIZES:
@@ -77,7 +81,12 @@ class DiT(nn.Module):
         self.register_buffer("pos", sincos_positions(width, self.grid), persistent=False)
         self.noise_emb = NoiseEmbedding(256, width)  # 256 frequencies -> width, as DiT's
         self.cond_emb = ConditionEmbedding(width, num_classes, cond_dim)
-        self.blocks = nn.ModuleList(AdaLNZeroBlock(width, heads, mlp_ratio) for _ in range(depth))
+        # captions: pooled into c, and every block cross-attends to the tokens
+        self.text = TextConditioning(text, width, text_width, text_depth) if text else None
+        context = text_width if text else 0
+        self.blocks = nn.ModuleList(
+            AdaLNZeroBlock(width, heads, mlp_ratio, context) for _ in range(depth)
+        )
         self.head = AdaLNZeroHead(width, patch * patch * in_channels)  # starts at zero output
         self.register_load_state_dict_pre_hook(_rename_old_head)
 
@@ -87,9 +96,13 @@ class DiT(nn.Module):
         b = x.shape[0]
         c_noise = c_noise.reshape(-1).expand(b) if c_noise.numel() == 1 else c_noise.reshape(b)
         c = self.noise_emb(c_noise) + self.cond_emb(cond, b, x.device)
+        text = None
+        if self.text is not None:
+            pooled, text = self.text(cond, b, x.device)
+            c = c + pooled
         h = self.embed(x).flatten(2).transpose(1, 2) + self.pos.to(x.dtype)
         for block in self.blocks:
-            h = block(h, c)
+            h = block(h, c, text=text)
         return self.unpatchify(self.head(h, c))
 
     def unpatchify(self, h: Tensor) -> Tensor:

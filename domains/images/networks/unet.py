@@ -1,5 +1,8 @@
 """A small DDPM/ADM-style U-Net denoiser: residual blocks with GroupNorm, self-attention at
-chosen resolutions, noise (+ class) embedding added in every residual block.
+chosen resolutions, noise (+ class) embedding added in every residual block. A run on
+captioned data adds a text encoder: its pooled vector joins the embedding and every attention
+layer (the chosen resolutions and the bottleneck) also cross-attends to the caption's tokens,
+as latent diffusion's text-to-image U-Net does.
 
 It predicts whatever the engine's parameterisation asks for (ε, v, F_θ of EDM, velocity):
 the network never knows the method; it only sees ``c_noise``.
@@ -15,6 +18,7 @@ from torch import Tensor, nn
 
 from multigen.domain import DomainError
 from multigen.nn import ConditionEmbedding, NoiseEmbedding
+from multigen.text import CrossAttention, TextConditioning
 
 from . import build_square
 
@@ -50,9 +54,10 @@ class ResBlock(nn.Module):
 
 
 class Attention(nn.Module):
-    """Multi-head self-attention over the H·W positions."""
+    """Multi-head self-attention over the H·W positions, then (``context_width`` given)
+    cross-attention from the positions to a caption's tokens."""
 
-    def __init__(self, channels: int, heads: int, groups: int):
+    def __init__(self, channels: int, heads: int, groups: int, context_width: int = 0):
         super().__init__()
         if channels % heads:
             raise DomainError(f"unet: {channels} channels do not split into {heads} heads")
@@ -60,14 +65,19 @@ class Attention(nn.Module):
         self.norm = _norm(channels, groups)
         self.qkv = nn.Conv2d(channels, 3 * channels, 1)
         self.proj = _zero(nn.Conv2d(channels, channels, 1))
+        self.cross = CrossAttention(channels, context_width, heads) if context_width else None
 
-    def forward(self, x: Tensor) -> Tensor:
+    def forward(self, x: Tensor, text: tuple[Tensor, Tensor] | None = None) -> Tensor:
         b, c, h, w = x.shape
         q, k, v = self.qkv(self.norm(x)).reshape(b, 3, self.heads, c // self.heads, h * w).unbind(1)
         out = F.scaled_dot_product_attention(
             q.transpose(-1, -2), k.transpose(-1, -2), v.transpose(-1, -2)
         )
-        return x + self.proj(out.transpose(-1, -2).reshape(b, c, h, w))
+        x = x + self.proj(out.transpose(-1, -2).reshape(b, c, h, w))
+        if self.cross is None or text is None:
+            return x
+        tokens = self.cross(x.flatten(2).transpose(1, 2), *text)
+        return tokens.transpose(1, 2).reshape(b, c, h, w)
 
 
 class Down(nn.Module):
@@ -114,6 +124,9 @@ class UNet(nn.Module):
         num_classes: int = 0,
         cond_dim: int = 0,
         out_channels: int | None = None,
+        text: dict | None = None,
+        text_width: int = 64,
+        text_depth: int = 2,
     ):
         super().__init__()
         levels = len(channel_mult)
@@ -137,12 +150,14 @@ class UNet(nn.Module):
         self.noise_emb = NoiseEmbedding(channels)
         emb_dim = self.noise_emb.out_dim
         self.cond_emb = ConditionEmbedding(emb_dim, num_classes, cond_dim)
+        self.text = TextConditioning(text, emb_dim, text_width, text_depth) if text else None
+        context = text_width if text else 0
         self.conv_in = nn.Conv2d(in_channels, channels, 3, padding=1)
 
         def attn(res: int, width: int) -> nn.Module:
             if res not in attn_resolutions:
                 return nn.Identity()
-            return Attention(width, heads, norm_groups)
+            return Attention(width, heads, norm_groups, context)
 
         # encoder
         self.down_levels, self.downsamples = nn.ModuleList(), nn.ModuleList()
@@ -161,7 +176,7 @@ class UNet(nn.Module):
                 skips.append(width)
         # bottleneck: always attends (it is the cheapest place to mix the whole image)
         self.mid1 = ResBlock(width, width, emb_dim, dropout, norm_groups)
-        self.mid_attn = Attention(width, heads, norm_groups)
+        self.mid_attn = Attention(width, heads, norm_groups, context)
         self.mid2 = ResBlock(width, width, emb_dim, dropout, norm_groups)
         # decoder: one more block per level than the encoder, each eating one skip
         self.up_levels, self.upsamples = nn.ModuleList(), nn.ModuleList()
@@ -183,20 +198,28 @@ class UNet(nn.Module):
         b = x.shape[0]
         c_noise = c_noise.reshape(-1).expand(b) if c_noise.numel() == 1 else c_noise.reshape(b)
         emb = self.noise_emb(c_noise) + self.cond_emb(cond, b, x.device)
+        text = None
+        if self.text is not None:
+            pooled, text = self.text(cond, b, x.device)
+            emb = emb + pooled
         emb = F.silu(emb)
+
+        def attend(att: nn.Module, h: Tensor) -> Tensor:
+            return h if isinstance(att, nn.Identity) else att(h, text)
+
         h = self.conv_in(x)
         hs = [h]
         for level, down in zip(self.down_levels, self.downsamples):
             for block, att in zip(level.blocks, level.attns):
-                h = att(block(h, emb))
+                h = attend(att, block(h, emb))
                 hs.append(h)
             if not isinstance(down, nn.Identity):
                 h = down(h)
                 hs.append(h)
-        h = self.mid2(self.mid_attn(self.mid1(h, emb)), emb)
+        h = self.mid2(self.mid_attn(self.mid1(h, emb), text), emb)
         for level, up in zip(self.up_levels, self.upsamples):
             for block, att in zip(level.blocks, level.attns):
-                h = att(block(torch.cat([h, hs.pop()], dim=1), emb))
+                h = attend(att, block(torch.cat([h, hs.pop()], dim=1), emb))
             h = up(h)
         return self.conv_out(F.silu(self.norm_out(h)))
 
