@@ -30,7 +30,6 @@ from pathlib import Path
 import multigen  # noqa: F401  (sets OMP_WAIT_POLICY before torch loads)
 
 # isort: split
-import torch
 
 from benchmarks.common import write_results
 from multigen import api

@@ -216,7 +216,8 @@ def compositional_scores(images: Tensor, captions: list[str], classifier=None) -
     ``images``: ``[N, 1, S, S]`` in [0, 1]; ``classifier``: ``x [M, 1, 16, 16]`` in [-1, 1]
     -> logits (default: :func:`digit_reader`). Returns the share of scenes with both digits
     right (``digits``), both sizes right (``sizes``), everything right (``all``), and the
-    per-cell digit accuracy (``digit_cells``). A cell is "large" when its ink spans more than 13/16 of the cell.
+    per-cell digit accuracy (``digit_cells``). A cell is "large" when its ink spans more than
+    13/16 of the cell.
     """
     if images.ndim != 4 or images.shape[0] != len(captions):
         raise DomainError(
