@@ -37,10 +37,12 @@ import multigen  # noqa: F401  (sets OMP_WAIT_POLICY before torch loads)
 # isort: split
 import numpy as np
 import torch
+from torch import Tensor
 
 from benchmarks.common import write_results
 from multigen.config import load_config
 from multigen.diffusion import discrete
+from multigen.generate import generate
 from multigen.joint import masked_mse
 from multigen.randomness import step_generators
 from multigen.registry import get_domain
@@ -160,6 +162,47 @@ def graph_trace(trainer: Trainer, item, n: int = 16, steps: int = 100) -> dict[s
     return out
 
 
+class Recorder(torch.nn.Module):
+    """Wraps the sampling network and keeps x̂0 at the grid points nearest to ``marks``."""
+
+    def __init__(self, net: torch.nn.Module, ts: list[float], marks=TRACE_T):
+        super().__init__()
+        self.net = net
+        self.keep = {min(ts[:-1], key=lambda u: abs(u - c)): c for c in marks}
+        self.x0: dict[float, Tensor] = {}
+
+    def forward(self, x, t, *args, **kwargs):
+        out = self.net(x, t, *args, **kwargs)
+        now = float(t.reshape(-1)[0])  # the sampler passes t in float32
+        for u, mark in self.keep.items():
+            if abs(u - now) < 1e-5:
+                self.x0[mark] = out[0].detach()
+        return out
+
+
+@torch.no_grad()
+def sample_trace(trainer: Trainer, refs, n: int) -> dict[str, float]:
+    """Real sampling from the prior, recording the median geometry RMSD of the network's x̂0
+    to the training molecules at a few t (is the geometry found early, late, never?)."""
+    method, dom, cfg = trainer.method, get_domain("molecules"), trainer.cfg
+    net = trainer.sample_models()["model"].eval()
+    ts = [float(v) for v in method.times(cfg.sample.steps)]
+    rec = Recorder(net, ts)
+    batch = generate(
+        method, {"model": rec}, dom, trainer.info, n, cfg.sample, trainer.device,
+        trainer.precision, conditional=cfg.data.conditional,
+    )  # fmt: skip
+    mask = method._mask(batch)
+    out = {}
+    for mark, x0 in rec.x0.items():
+        rmsd = []
+        for b in range(len(x0)):
+            pos = x0[b][mask[b]].double().cpu().numpy()
+            rmsd.append(geometry_rmsd(pos, refs))
+        out[f"x0_rmsd@{mark}"] = float(np.median(rmsd))
+    return out
+
+
 def run_variant(args, work: Path, name: str, overrides: list[str], sdf: Path, targets) -> dict:
     cfg = load_config(
         CONFIG,
@@ -203,6 +246,7 @@ def run_variant(args, work: Path, name: str, overrides: list[str], sdf: Path, ta
         row["loss_last"] = sum(losses[-k:]) / k
         row.update(probe(trainer, dom.collate([ds[i] for i in distinct]), args.probe_draws))
         row.update(graph_trace(trainer, ds[distinct[0]], steps=args.sample_steps))
+        row.update(sample_trace(trainer, [ds.mols[i] for i in distinct], min(args.n, 16)))
         mols = dom.decode(trainer.generate(args.n), trainer.info)
         scores = bond_aware_metrics(mols)
         row.update({k: scores.get(k) for k in KEYS})
@@ -210,7 +254,7 @@ def run_variant(args, work: Path, name: str, overrides: list[str], sdf: Path, ta
         row["recalled"] = sum(s in targets for s in drawn) / len(drawn)
         row["distinct_recalled"] = len({s for s in drawn if s in targets})
         row["rmsd_median"] = float(
-            np.median([geometry_rmsd(m, [ds.mols[i] for i in distinct]) for m in mols])
+            np.median([geometry_rmsd(m.positions, [ds.mols[i] for i in distinct]) for m in mols])
         )
         row["overrides"] = ";".join(overrides)
         rows.append(row)
@@ -218,13 +262,13 @@ def run_variant(args, work: Path, name: str, overrides: list[str], sdf: Path, ta
     return rows
 
 
-def geometry_rmsd(mol, refs) -> float:
-    """Smallest RMSD (Å) of ``mol``'s positions to a reference with as many atoms, over
+def geometry_rmsd(positions: np.ndarray, refs) -> float:
+    """Smallest RMSD (Å) of ``positions`` [n, 3] to a reference with as many atoms, over
     atom permutations, rotations and a reflection (types ignored); inf when none fits."""
     best = float("inf")
-    p = mol.positions - mol.positions.mean(0)
+    p = positions - positions.mean(0)
     for ref in refs:
-        if ref.num_atoms != mol.num_atoms:
+        if ref.num_atoms != len(p):
             continue
         q = ref.positions - ref.positions.mean(0)
         for mirror in (1.0, -1.0):
@@ -272,6 +316,7 @@ def main() -> None:
                 for t in (0.5, 0.02)
                 for w in ("fwd", "cur", "pred")
             },
+            **{f"x0_rmsd@{t}": r.get(f"x0_rmsd@{t}") for t in (0.7, 0.3, 0.02)},
             **{k: r[k] for k in (*KEYS, "recalled", "distinct_recalled", "rmsd_median")},
         }
         for r in rows
