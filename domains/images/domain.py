@@ -302,7 +302,14 @@ class ImageDomain(Domain):
                 len(skipped),
                 ", ".join(f"{p} ({why})" for p, why in skipped[:5]),
             )
-        return ImageSet(images, name=str(path), skipped=skipped)
+        captions = _prompts(path, skipped)
+        if captions is not None and len(captions) != len(images):
+            raise DomainError(
+                f"{Path(path) / 'prompts.txt'}: {len(captions)} prompts for {len(images)} "
+                "images; it must hold one line per sample (as `multigen sample --prompt` "
+                "writes it), or remove it"
+            )
+        return ImageSet(images, name=str(path), skipped=skipped, captions=captions)
 
     def reference(self, spec: str, n: int | None = None, strict: bool = False) -> ImageSet:
         """``digits[:train|test|all]`` (train by default), ``digits_thin`` / ``digits_bold``
@@ -359,11 +366,26 @@ class ImageDomain(Domain):
         self.check_options(options)
         if isinstance(reference, str | Path):
             reference = self.reference(str(reference))
-        return evaluate_images(samples, reference, **options)
+        out = evaluate_images(samples, reference, **options)
+        captions = getattr(samples, "captions", None)
+        if captions and scenes.is_scene_grammar(captions):  # text-to-image samples
+            images = samples.images.float() / 255
+            out.update({f"compositional_{k}": v for k, v in scenes.compositional_scores(
+                images, captions).items()})  # fmt: skip
+        return out
 
     def check_evaluation(self, reference: Any, **options: Any) -> None:
         self.check_options(options)
         check_reference(reference, **options)
+
+
+def _prompts(path: Path, skipped: list) -> list[str] | None:
+    """The prompts a sample folder was drawn from (``prompts.txt``, one per image, as
+    ``multigen sample --prompt`` writes it), when every image was read."""
+    file = Path(path) / "prompts.txt"
+    if skipped or not file.is_file():
+        return None
+    return file.read_text(encoding="utf-8", errors="replace").splitlines()
 
 
 def get_domain() -> ImageDomain:

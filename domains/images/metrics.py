@@ -55,6 +55,7 @@ class ImageSet:
     train_images: Tensor | None = None
     train_labels: Tensor | None = None
     skipped: list[tuple[str, str]] = field(default_factory=list)
+    captions: list[str] | None = None  # one per image: the prompts a sample folder was made from
 
     def __len__(self) -> int:
         return self.images.shape[0]

@@ -245,6 +245,16 @@ def compositional_scores(images: Tensor, captions: list[str], classifier=None) -
     }
 
 
+def is_scene_grammar(captions: list[str]) -> bool:
+    """Whether every caption is one this data set's grammar makes."""
+    try:
+        for c in captions:
+            parse(c)
+    except DomainError:
+        return False
+    return True
+
+
 def split_by_pairs(captions: list[str]) -> tuple[np.ndarray, np.ndarray]:
     """Indices of captions whose digit pair was seen in training, and of held-out ones."""
     held = np.array([held_out(s.left, s.right) for s in map(parse, captions)])

@@ -97,10 +97,19 @@ def test_train_sample_with_prompts_end_to_end(tmp_path):
         api.sample(run, cond=3, n=1, steps=2)
     # the CLI: --prompt repeated; a word outside the vocabulary exits 2 with one line
     out = tmp_path / "cli"
-    argv = ["sample", str(run), "--n", "2", "--steps", "2", "--out", str(out)]
+    argv = ["sample", str(run), "--n", "4", "--steps", "2", "--out", str(out)]
     assert main([*argv, "--prompt", prompts[0], "--prompt", prompts[1]]) == 0
-    assert (out / "prompts.txt").read_text().splitlines() == prompts
+    assert (out / "prompts.txt").read_text().splitlines() == prompts * 2
     assert main([*argv, "--prompt", "a huge 3"]) == 2
+    # evaluate reads prompts.txt beside the samples and adds the compositional score
+    from multigen.registry import get_domain
+
+    dom = get_domain("images")
+    got = dom.evaluate(dom.load_samples(out), "digit_scenes:test", kid_subsets=2)
+    assert {"compositional_all", "compositional_digits", "compositional_sizes"} <= set(got)
+    (out / "prompts.txt").write_text(prompts[0] + "\n")
+    with pytest.raises(DomainError, match="1 prompts for 4 images"):
+        dom.load_samples(out)
     # no prompt: the data's example captions, one per sample
     res = api.sample(run, n=2, steps=2)
     assert res.batch.cond.shape == (2, 8) and (res.batch.cond > 0).any()
