@@ -60,6 +60,7 @@ SAMPLERS = {  # scored on one checkpoint by ``samplers``
     "dpmpp_2m 40 (40 NFE)": ["sample.sampler=dpmpp_2m", "sample.steps=40"],
     "heun 18 (35 NFE)": ["sample.sampler=heun", "sample.steps=18"],
     "heun 50 (99 NFE)": ["sample.sampler=heun", "sample.steps=50"],
+    "heun 18 churn 3 (35 NFE)": ["sample.sampler=heun", "sample.steps=18", "sample.churn=3.0"],
     "heun 18 churn 10 (35 NFE)": ["sample.sampler=heun", "sample.steps=18", "sample.churn=10.0"],
     "heun 50 churn 20 (99 NFE)": ["sample.sampler=heun", "sample.steps=50", "sample.churn=20.0"],
 }
