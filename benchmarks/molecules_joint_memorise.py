@@ -63,6 +63,7 @@ VARIANTS = {
     "logit_normal": ["method.t_sampling=logit_normal"],
     "velocity": ["method.x_weight=velocity"],
     "raw": ["train.ema_decay=0.0"],
+    "churn": ["method.x_churn=1.0"],
 }
 T_BINS = (0.05, 0.2, 0.4, 0.6, 0.8, 0.95)
 KEYS = ("mol_stability_bonds", "atom_stability_bonds", "validity_bonds", "connected_bonds")

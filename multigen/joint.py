@@ -50,6 +50,23 @@ def masked_mse(x0_hat: Tensor, x0: Tensor, mask: Tensor | None) -> Tensor:
     return (err * m).flatten(1).sum(1) / m.flatten(1).sum(1).clamp(min=1)
 
 
+def coordinate_step(
+    x: Tensor, x0: Tensor, t: float, t_next: float, churn: float = 0.0, z: Tensor | None = None
+) -> Tensor:
+    """One step of the coordinates from ``t`` to ``t_next < t`` given the prediction x̂0.
+
+    ``churn`` γ = 0: Euler on the flow ODE dx/dt = (x - x̂0)/t. γ > 0: Euler–Maruyama on the
+    reverse SDE with the same marginals, diffusion g² = 2γt: with ε̂ = (x - (1 - t)·x̂0)/t
+    (score -ε̂/t), ``x - h·(ε̂ - x̂0) - h·γ·ε̂ + sqrt(2γ·t·h)·z``; the noise ``z`` (unit,
+    in the state's noise space) lets the sampler forget an early error."""
+    h = t - t_next
+    eps = (x - (1 - t) * x0) / t
+    out = x - h * (eps - x0)
+    if churn > 0 and z is not None:
+        out = out - h * churn * eps + (2 * churn * t * h) ** 0.5 * z
+    return out
+
+
 class JointFlow(Method):
     """``method.name: joint_flow`` (see the module docstring)."""
 
@@ -233,7 +250,10 @@ class JointFlow(Method):
         for t, t_next in zip(ts[:-1].tolist(), ts[1:].tolist()):
             x0, probs = self.predict(net, x, t, parts, template, options.guidance, prev)
             prev = (x0, probs) if self.config.self_condition else None
-            x = x + (t_next - t) * (x - x0) / t  # Euler on dx/dt = (x - x̂0)/t
+            z = None
+            if self.config.x_churn > 0 and t_next > 0:
+                z = S.as_float64(self.domain.noise(template, generators))
+            x = coordinate_step(x, x0, t, t_next, self.config.x_churn, z)
             tb = torch.full((B,), t, dtype=torch.float64, device=x.device)
             tn = torch.full((B,), t_next, dtype=torch.float64, device=x.device)
             if t_next == 0 and self.config.final == "argmax":

@@ -127,6 +127,12 @@ class JointFlowMethod(Section):
         "(1/t², capped at x_weight_cap: the flow-matching velocity loss)",
     )
     x_weight_cap: float = Field(100.0, gt=0)
+    x_churn: float = Field(
+        0.0,
+        ge=0.0,
+        description="coordinates sampled by the reverse SDE with diffusion 2·x_churn·t instead "
+        "of the ODE (same marginals; 0 = ODE)",
+    )
 
 
 class GANMethod(Section):
