@@ -69,6 +69,19 @@ T_BINS = (0.05, 0.2, 0.4, 0.6, 0.8, 0.95)
 KEYS = ("mol_stability_bonds", "atom_stability_bonds", "validity_bonds", "connected_bonds")
 
 
+def split_top(text: str) -> list[str]:
+    """Split on commas outside braces (a variant may set ``method.part_time={a: 1, b: 2}``)."""
+    out, depth, cur = [], 0, ""
+    for ch in text:
+        depth += (ch == "{") - (ch == "}")
+        if ch == "," and depth == 0:
+            out.append(cur)
+            cur = ""
+        else:
+            cur += ch
+    return [v.strip() for v in [*out, cur] if v.strip()]
+
+
 def parse_variant(spec: str) -> tuple[str, list[str]]:
     """``NAME`` (one of VARIANTS) or ``NAME:OVERRIDE;OVERRIDE`` (an ad-hoc variant)."""
     if spec in VARIANTS:
@@ -204,6 +217,30 @@ def sample_trace(trainer: Trainer, refs, n: int) -> dict[str, float]:
     return out
 
 
+def parse_sampler(spec: str) -> tuple[str, dict[str, float]]:
+    """``LABEL:key=value;key=value`` of joint_flow sampling options (eta, x_churn, final)."""
+    label, _, rest = spec.partition(":")
+    changes = {}
+    for item in filter(None, rest.split(";")):
+        key, _, value = item.partition("=")
+        changes[key.strip()] = value.strip() if key.strip() == "final" else float(value)
+    return label, changes
+
+
+def sample_scores(trainer: Trainer, refs, targets, n: int) -> dict:
+    """The sample trace and ``n`` samples scored: bond-aware metrics, recall, geometry RMSD."""
+    dom = get_domain("molecules")
+    row = sample_trace(trainer, refs, min(n, 16))
+    mols = dom.decode(trainer.generate(n), trainer.info)
+    scores = bond_aware_metrics(mols)
+    row.update({k: scores.get(k) for k in KEYS})
+    drawn = [bonded_smiles(m) for m in mols]
+    row["recalled"] = sum(s in targets for s in drawn) / len(drawn)
+    row["distinct_recalled"] = len({s for s in drawn if s in targets})
+    row["rmsd_median"] = float(np.median([geometry_rmsd(m.positions, refs) for m in mols]))
+    return row
+
+
 def run_variant(args, work: Path, name: str, overrides: list[str], sdf: Path, targets) -> dict:
     cfg = load_config(
         CONFIG,
@@ -247,19 +284,24 @@ def run_variant(args, work: Path, name: str, overrides: list[str], sdf: Path, ta
         row["loss_last"] = sum(losses[-k:]) / k
         row.update(probe(trainer, dom.collate([ds[i] for i in distinct]), args.probe_draws))
         row.update(graph_trace(trainer, ds[distinct[0]], steps=args.sample_steps))
-        row.update(sample_trace(trainer, [ds.mols[i] for i in distinct], min(args.n, 16)))
-        mols = dom.decode(trainer.generate(args.n), trainer.info)
-        scores = bond_aware_metrics(mols)
-        row.update({k: scores.get(k) for k in KEYS})
-        drawn = [bonded_smiles(m) for m in mols]
-        row["recalled"] = sum(s in targets for s in drawn) / len(drawn)
-        row["distinct_recalled"] = len({s for s in drawn if s in targets})
-        row["rmsd_median"] = float(
-            np.median([geometry_rmsd(m.positions, [ds.mols[i] for i in distinct]) for m in mols])
-        )
+        refs = [ds.mols[i] for i in distinct]
+        row.update(sample_scores(trainer, refs, targets, args.n))
         row["overrides"] = ";".join(overrides)
         rows.append(row)
         print({k: v for k, v in row.items()}, flush=True)
+        base = trainer.method.config
+        for spec in args.samplers:  # the same weights, other sampling options
+            label, changes = parse_sampler(spec)
+            trainer.method.config = base.model_copy(update=changes)
+            try:
+                extra = {"variant": f"{name}+{label}", "sampler": label}
+                extra.update({k: row[k] for k in ("molecules", "steps", "train_s", "loss_last")})
+                extra.update(sample_scores(trainer, refs, targets, args.n))
+            finally:
+                trainer.method.config = base
+            extra["overrides"] = row["overrides"]
+            rows.append(extra)
+            print(extra, flush=True)
     return rows
 
 
@@ -294,8 +336,15 @@ def main() -> None:
     p.add_argument("--sample-steps", type=int, default=100)
     p.add_argument("--probe-draws", type=int, default=8)
     p.add_argument("--tag", default="")
+    p.add_argument(
+        "--samplers",
+        default="",
+        help="extra sampling settings scored on every checkpoint, LABEL:key=value;... "
+        "(comma-separated; keys: eta, x_churn, final)",
+    )
     args = p.parse_args()
     args.checkpoints = sorted(int(v) for v in args.checkpoints.split(","))
+    args.samplers = split_top(args.samplers)
     dom = get_domain("molecules")
     mols = dom.load_dataset("embedded", split="train", graph=True).mols
     chosen = [m for m in mols if m.num_atoms <= args.max_atoms][: args.molecules]
@@ -304,16 +353,16 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         # copies so the seeded 80/10/10 split keeps every molecule in training
         sdf = write_sdf([m for m in chosen for _ in range(args.copies)], Path(tmp) / "few.sdf")
-        for spec in args.variants.split(","):
+        for spec in split_top(args.variants):
             name, overrides = parse_variant(spec)
             rows += run_variant(args, Path(tmp), name, overrides, sdf, targets)
     table = [
         {
             **{k: r[k] for k in ("variant", "molecules", "steps", "train_s", "loss_last")},
-            **{f"mse@{t}": r[f"mse@{t}"] for t in (0.2, 0.4, 0.6, 0.8)},
-            **{f"acc_types@{t}": r[f"acc_types@{t}"] for t in (0.2, 0.4, 0.6)},
+            **{f"mse@{t}": r.get(f"mse@{t}") for t in (0.2, 0.4, 0.6, 0.8)},
+            **{f"acc_types@{t}": r.get(f"acc_types@{t}") for t in (0.2, 0.4, 0.6)},
             **{
-                f"types_{w}@{t}": r[f"types_{w}@{t}"]
+                f"types_{w}@{t}": r.get(f"types_{w}@{t}")
                 for t in (0.5, 0.02)
                 for w in ("fwd", "cur", "pred")
             },
