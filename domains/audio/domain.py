@@ -19,7 +19,7 @@ from .metrics.mel import fd_mel
 from .metrics.spectral import MIN_SPECTRAL_LENGTH, lsd, mr_stft
 from .networks import network_specs
 from .notes import prepare as prepare_notes
-from .scaling import ScaledWaves, from_network
+from .scaling import ScaledWaves
 from .schedules import diffwave_fast_sigmas
 from .spoken_digits import prepare as prepare_spoken_digits
 
@@ -87,8 +87,10 @@ class AudioDomain(Domain):
         # vocoder pairs cut into pieces of N frames; training split only: the held-out clips
         # (what is vocoded, scored and used as the reference) stay whole
         segment = params.pop("segment", None)
-        if segment is not None and mel is None:
-            raise DomainError("data.params.segment cuts mel pairs: it needs data.params.mel")
+        envelope = params.pop("envelope", False)  # vocoder states divided by the mel's envelope
+        for key, value in (("segment", segment), ("envelope", envelope)):
+            if value not in (None, False) and mel is None:
+                raise DomainError(f"data.params.{key} is for mel pairs: it needs data.params.mel")
         if D.canonical_split(split) != "train":
             segment = None
         ds = super().load_dataset(name, path, split, **params)
@@ -96,7 +98,7 @@ class AudioDomain(Domain):
             # the recipe (default_mels: whole test clips to vocode) leaves the segment out
             recipe = {"dataset": name, "path": None if path is None else str(path),
                       "params": params, "mel": mel}  # fmt: skip
-            return V.mel_pairs(ds, mel, scale, whiten, recipe, segment)
+            return V.mel_pairs(ds, mel, scale, whiten, recipe, segment, envelope)
         return ScaledWaves(ds, scale, whiten) if type(ds) is D.WaveDataset else ds
 
     def describe(self, dataset: torch.utils.data.Dataset) -> dict[str, Any]:
@@ -165,9 +167,10 @@ class AudioDomain(Domain):
 
     # ---- outputs ------------------------------------------------------------------------
     def decode(self, batch: Batch, info: dict[str, Any]) -> S.AudioSamples:
-        waves = from_network(batch.x.detach().float().cpu().reshape(len(batch), -1), info)
-        waves = waves.clamp(-1, 1)
         cond = batch.cond
+        x = batch.x.detach().float().cpu().reshape(len(batch), -1)
+        waves = V.states_to_waves(x, None if cond is None else cond.detach().cpu(), info)
+        waves = waves.clamp(-1, 1)
         labels = None
         if cond is not None and not cond.dtype.is_floating_point:
             labels = cond.detach().cpu().long().reshape(-1)

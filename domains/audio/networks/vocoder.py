@@ -131,6 +131,11 @@ def build_hifigan_vocoder(info: Mapping[str, Any], **params: Any) -> HiFiGANGene
             "hifigan_vocoder needs mel/waveform pairs: set data.params.mel (e.g. {n_fft: 256, "
             "hop: 64, n_mels: 64}) and data.conditional: true"
         )
+    if info.get("envelope"):
+        raise DomainError(
+            "hifigan_vocoder makes the waveform itself: data.params.envelope (states divided by "
+            "the mel's envelope) is for diffusion vocoders (diffwave_vocoder); remove it"
+        )
     for key in ("upsample_rates", "resblock_kernels", "resblock_dilations"):
         if key in params:
             params[key] = tuple(params[key])

@@ -31,7 +31,8 @@ CONFIG = (
 )
 MEL = {"n_fft": 64, "hop": 16, "n_mels": 16}
 TINY = [
-    "data.params={n_per_class: 2, length: 512, segment: 8, mel: {n_fft: 64, hop: 16, n_mels: 16}}",
+    "data.params={n_per_class: 2, length: 512, segment: 8, envelope: true, "
+    "mel: {n_fft: 64, hop: 16, n_mels: 16}}",
     "data.batch_size=4",
     "model.params={residual_layers: 3, residual_channels: 8, dilation_cycle: 3, embed_dim: 16}",
     "train.steps=2",
@@ -155,8 +156,37 @@ def test_segments_cut_clips_and_their_mels_alike():
     with pytest.raises(DomainError, match="segment.*longer than the clips"):
         dom.load_dataset("embedded", None, "train", n_per_class=1, length=512, mel=MEL,
                          segment=40)  # fmt: skip
-    with pytest.raises(DomainError, match="needs data.params.mel"):
+    with pytest.raises(DomainError, match="segment is for mel pairs"):
         dom.load_dataset("embedded", None, "train", n_per_class=1, segment=8)
+
+
+def test_envelope_states_decode_back_to_the_clips():
+    from domains.audio.vocoder import mel_envelope
+
+    dom = AudioDomain()
+    s = MelSettings(8000, 64, 16, 16)
+    steady = torch.from_numpy(tone(440.0, 8000, 512))[None]
+    env = mel_envelope(s.logmel(steady), s)
+    assert env.shape == (1, 512)
+    inner = env[0, 64:-64]
+    assert float(inner.max() / inner.min()) < 1.2  # a steady tone: a flat envelope
+    gain = torch.linspace(1, 0.01, 512)
+    faded = mel_envelope(s.logmel(steady * gain), s)[0]
+    ratio = float(faded[64] / faded[-64]) / float(gain[64] / gain[-64])  # true ratio 6.4
+    assert 0.8 < ratio < 1.25  # follows the loudness
+    ds = dom.load_dataset("embedded", None, "train", n_per_class=1, length=512, mel=MEL,
+                          envelope=True)  # fmt: skip
+    info = dom.describe(ds)
+    assert info["envelope"] is True
+    batch = dom.collate([ds[i] for i in range(4)])
+    torch.testing.assert_close(batch.x[:, 0] * mel_envelope(batch.cond, s), ds.waves[:4])
+    torch.testing.assert_close(dom.decode(batch, info).waves, ds.waves[:4].clamp(-1, 1))
+    assert abs(info["sigma_data"] - float((ds.waves / ds.envelope).std())) < 1e-6
+    build = network_specs()["hifigan_vocoder"].builder
+    with pytest.raises(DomainError, match="envelope.*diffusion vocoders"):
+        build(info)
+    with pytest.raises(DomainError, match="envelope must be true or false"):
+        dom.load_dataset("embedded", None, "train", n_per_class=1, mel=MEL, envelope="yes")
 
 
 def test_train_and_vocode(vocoder_run: Path, tmp_path: Path):
