@@ -19,10 +19,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from multigen.config import CONFIG_DIR, ConfigError, RunConfig, config_path, load_config
 from multigen.domain import DomainError
 from multigen.fileio import plain_name
-from multigen.methods import METHODS
 
 from .protocols import protocol_names
-from .variants import BUILTIN, Variant, make_variant
+from .variants import BENCH_METHODS, BUILTIN, FEW_STEP, Variant, make_variant
 
 SUITE_DIR = CONFIG_DIR / "bench"
 
@@ -173,12 +172,11 @@ class Suite:
         """(domain, variant, nfe) in run order: grouped by training job."""
         out = []
         for dname, plan in self.domains.items():
-            for method in METHODS:
+            for method in BENCH_METHODS:
                 for v in self.variants.values():
                     if v.train != method or method not in plan.jobs:
                         continue
-                    budgets = [1] if v.one_shot else sorted(set(plan.nfe))
-                    out += [(dname, v, nfe) for nfe in budgets]
+                    out += [(dname, v, nfe) for nfe in v.budgets(plan.nfe)]
         return out
 
 
@@ -221,15 +219,15 @@ def discover_configs(domain: str, pattern: str = "*.yaml") -> dict[str, TrainJob
             data = str((raw.get("data") or {}).get("name"))
         except (OSError, yaml.YAMLError, AttributeError):
             continue
-        if method in METHODS:
-            by_data.setdefault(data, {}).setdefault(method, path)
+        if method in BENCH_METHODS and not (raw.get("method") or {}).get("teacher"):
+            by_data.setdefault(data, {}).setdefault(method, path)  # distillation: not alone
     found = max(by_data.values(), key=len) if by_data else {}
     jobs = {m: TrainJob(domain, m, p, []) for m, p in found.items()}
     donor = next((found[m] for m in ("edm", "ddpm", "flow") if m in found), None)
-    for m in METHODS:
+    for m in BENCH_METHODS:
         if m in jobs:
             continue
-        if m != "gan" and donor is not None:
+        if m not in ("gan", *FEW_STEP) and donor is not None:
             jobs[m] = TrainJob(domain, m, donor, [], {"name": m})
         else:
             jobs[m] = TrainJob(
@@ -285,10 +283,10 @@ def _plan(domain: str, entry: DomainEntry, spec: SuiteFile) -> DomainPlan:
     for job in jobs.values():
         job.domain = domain
     for m, me in entry.methods.items():
-        if m not in METHODS:
+        if m not in BENCH_METHODS:
             raise ConfigError(
                 f"suite {spec.name}: domain {domain}: unknown training method {m!r}; "
-                f"choose from: {', '.join(METHODS)}"
+                f"choose from: {', '.join(BENCH_METHODS)}"
             )
         jobs[m] = TrainJob(domain, m, config_path(me.config), [], me.method, None, me.train_steps)
         if not jobs[m].config.is_file():
@@ -316,11 +314,11 @@ def filter_variants(suite: Suite, methods: list[str] | None) -> None:
     """Keep only the named variants (or training methods); unknown names list valid ones."""
     if not methods:
         return
-    known = set(suite.variants) | set(METHODS)
+    known = set(suite.variants) | set(BENCH_METHODS)
     bad = [m for m in methods if m not in known]
     if bad:
         raise DomainError(
             f"unknown method(s) {bad}; choose variants from: {', '.join(suite.variants)} "
-            f"(or training methods: {', '.join(METHODS)})"
+            f"(or training methods: {', '.join(BENCH_METHODS)})"
         )
     suite.variants = {k: v for k, v in suite.variants.items() if k in methods or v.train in methods}

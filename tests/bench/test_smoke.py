@@ -7,7 +7,7 @@ import pytest
 
 from multigen.cli import main
 
-VARIANTS = {"ddpm_ancestral", "ddim", "edm_heun", "dpmpp", "flow", "gan"}
+VARIANTS = {"ddpm_ancestral", "ddim", "edm_heun", "dpmpp", "flow", "gan", "ddgan", "consistency"}
 CELL_KEYS = {
     "metrics",
     "nfe",
@@ -34,14 +34,16 @@ def smoke(tmp_path_factory):
 def test_every_cell_ran_and_recorded_everything(smoke):
     res = json.loads((smoke / "results.json").read_text())
     cells = [c for c in res["cells"] if c["domain"] in ("toy", "images")]
-    # 5 diffusion variants x 2 NFE budgets + 1 GAN cell, per domain
-    assert len(cells) == 22
+    # 5 diffusion variants x 2 NFE budgets + 1 GAN cell + 1 DDGAN cell + consistency at
+    # 1 and 2 NFE, per domain
+    assert len(cells) == 28
     bad = [(c["id"], c.get("error")) for c in cells if c["status"] != "ok"]
     assert not bad
     for c in cells:
         assert CELL_KEYS <= set(c), c["id"]
         assert c["train"]["steps"] == 20 and c["train"]["seconds"] > 0
-        assert c["nfe"] == (1 if c["variant"] == "gan" else c["nfe"]) and c["nfe"] >= 1
+        own = {"gan": 1, "ddgan": 4}  # the generator's own steps, whatever the budget
+        assert c["nfe"] == own.get(c["variant"], c["nfe_budget"]) or c["variant"] == "edm_heun"
         assert c["sample_peak_memory_mib"] > 0
     assert {c["variant"] for c in cells} == VARIANTS
     toy = {c["id"]: c for c in cells if c["domain"] == "toy"}
@@ -88,4 +90,4 @@ def test_resume_skips_finished_cells(smoke, capsys):
     assert main(args) == 0
     out = capsys.readouterr().out
     assert "training" not in out
-    assert out.count("finished earlier (resume)") == 4
+    assert out.count("finished earlier (resume)") == 6  # ddpm, edm, flow, gan, ddgan, consistency

@@ -5,7 +5,7 @@ import yaml
 
 from multigen.bench.plots import pareto
 from multigen.bench.runner import Runner
-from multigen.bench.suite import available_suites, discover_configs, load_suite
+from multigen.bench.suite import available_suites, discover_configs, filter_variants, load_suite
 from multigen.bench.variants import BUILTIN
 from multigen.config import ConfigError
 from multigen.registry import domain_names
@@ -32,7 +32,9 @@ def test_smoke_covers_every_registered_domain_and_variant():
     suite = load_suite("smoke", domain_names())
     assert set(domain_names()) <= set(suite.domains)
     assert set(suite.variants) == set(BUILTIN)
-    per_domain = 5 * 2 + 1  # five diffusion variants at two NFE budgets, one GAN cell
+    # five diffusion variants at two NFE budgets, one GAN cell, one DDGAN cell (its own T
+    # steps), consistency at 1 and 2 NFE; a domain without a DDGAN/consistency config skips them
+    per_domain = 5 * 2 + 1 + 1 + 2
     assert len(suite.cells()) == per_domain * len(suite.domains)
 
 
@@ -73,12 +75,28 @@ def test_variant_steps_spend_at_most_the_budget():
     assert BUILTIN["dpmpp"].steps(12) == 12
     assert BUILTIN["gan"].steps(64) == 1
     assert BUILTIN["ddim"].options == {"eta": 0.0}
+    # the few-step generators: DDGAN at the steps it was trained for, consistency at 1 and 2
+    assert BUILTIN["ddgan"].steps(64) is None and BUILTIN["ddgan"].budgets([4, 12]) == [1]
+    assert BUILTIN["consistency"].budgets([4, 12]) == [1, 2]
+    assert BUILTIN["consistency"].steps(2) == 2
 
 
 def test_discovery_finds_a_config_per_method():
     jobs = discover_configs("toy")
-    assert set(jobs) == {"ddpm", "edm", "flow", "vesde", "vpsde", "gan"}
+    assert set(jobs) == {"ddpm", "edm", "flow", "vesde", "vpsde", "gan", "ddgan", "consistency"}
     assert all(j.config is not None and "_gpu" not in j.config.name for j in jobs.values())
+    # consistency *training*: a distillation config needs a teacher run and is passed over
+    assert jobs["consistency"].config.name == "eight_gaussians_consistency_ct.yaml"
+
+
+def test_few_step_methods_without_a_config_are_skipped_not_failed(tmp_path):
+    suite = load_suite("smoke", domain_names(), ["molecules"])
+    filter_variants(suite, ["ddgan"])
+    plan = suite.domains["molecules"]
+    assert plan.jobs["ddgan"].config is None
+    records = Runner(suite, tmp_path, log=lambda m: None).run()
+    assert [(r["variant"], r["status"]) for r in records] == [("ddgan", "skipped")]
+    assert "no ddgan config" in records[0]["reason"]
 
 
 def test_bad_suite_file_names_the_key(tmp_path):
@@ -101,4 +119,5 @@ def test_command_line_set_reaches_every_job_and_is_recorded():
     suite = load_suite("cpu", domain_names(), ["molecules"])
     suite.override(["data.name=qm9"])
     assert suite.overrides == ["data.name=qm9"]
-    assert all(j.load().data.name == "qm9" for j in suite.domains["molecules"].jobs.values())
+    jobs = [j for j in suite.domains["molecules"].jobs.values() if j.config is not None]
+    assert all(j.load().data.name == "qm9" for j in jobs)
