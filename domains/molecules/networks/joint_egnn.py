@@ -6,8 +6,11 @@ Each layer: messages ``m_ij = φ(W_i h_i + W_j h_j + W_e [e_ij, rbf(|x_i - x_j|)
 ``x_i += mean_j (x_i - x_j)/(|x_i - x_j| + 1) · φ_x(m_ij)``. Node and edge features depend
 on positions only through distances (invariant under rotations, reflections, translations);
 positions move along difference vectors (equivariant). Atom permutations permute every
-output. Outputs: x̂0 (re-centred over real atoms) and logits for each categorical part,
-element parts read from the atoms, pair parts from the symmetric edges.
+output. With ``radial``, each node update also reads RBFs of the atom's distance to the
+centre of the real atoms (invariant; where in the molecule an atom sits, beyond the cutoff
+of the pair features). Outputs: x̂0 (re-centred over real atoms) and logits for each
+categorical part, element parts read from the atoms, pair parts from the symmetric edges.
+With ``mask_token`` every part's input embedding has one more state (a masked prior's).
 """
 
 from __future__ import annotations
@@ -30,16 +33,18 @@ def rbf(d: Tensor, count: int, cutoff: float) -> Tensor:
 
 
 class JointLayer(nn.Module):
-    def __init__(self, hidden: int, edge_dim: int, rbf_count: int, cutoff: float):
+    def __init__(
+        self, hidden: int, edge_dim: int, rbf_count: int, cutoff: float, radial: bool = False
+    ):
         super().__init__()
-        self.rbf_count, self.cutoff = rbf_count, cutoff
+        self.rbf_count, self.cutoff, self.radial = rbf_count, cutoff, radial
         self.msg_in = PairLinear(hidden, edge_dim + rbf_count, hidden)
         self.msg = nn.Sequential(nn.SiLU(), nn.Linear(hidden, hidden), nn.SiLU())
         self.edge = nn.Sequential(
             nn.Linear(hidden, edge_dim), nn.SiLU(), nn.Linear(edge_dim, edge_dim)
         )
         self.node = nn.Sequential(
-            nn.Linear(2 * hidden, hidden), nn.SiLU(), nn.Linear(hidden, hidden)
+            nn.Linear(2 * hidden + radial * rbf_count, hidden), nn.SiLU(), nn.Linear(hidden, hidden)
         )
         self.node_norm = nn.LayerNorm(hidden)
         self.edge_norm = nn.LayerNorm(edge_dim)
@@ -56,7 +61,12 @@ class JointLayer(nn.Module):
         m = graph.mask_edges(m)
         upd = self.edge(m)
         e = graph.mask_edges(self.edge_norm(e + 0.5 * (upd + upd.transpose(1, 2))))
-        h = self.node_norm(h + self.node(torch.cat([h, graph.agg(m) / count], -1))) * node_mask
+        inputs = [h, graph.agg(m) / count]
+        if self.radial:  # distance to the centre of the real atoms: where in the molecule
+            centre = (x * node_mask).sum(1, keepdim=True) / node_mask.sum(1, keepdim=True)
+            r = torch.sqrt(((x - centre) ** 2).sum(-1, keepdim=True) + 1e-8)
+            inputs.append(rbf(r, self.rbf_count, self.cutoff))
+        h = self.node_norm(h + self.node(torch.cat(inputs, -1))) * node_mask
         shift = graph.agg(graph.mask_edges(diff / (dist + 1.0) * self.coord(m))) / count
         return h, e, x + shift * node_mask
 
@@ -75,6 +85,7 @@ class JointEGNN(nn.Module):
         cutoff: float = 5.0,
         self_condition: bool = False,
         mask_token: bool = False,
+        radial: bool = False,
     ):
         super().__init__()
         self.rbf_count, self.cutoff = rbf_count, cutoff
@@ -98,7 +109,7 @@ class JointEGNN(nn.Module):
             self.sc_node = nn.Linear(sum(self.element.values()), hidden)
             self.sc_edge = nn.Linear(sum(self.pair.values()) + rbf_count, edge_dim)
         self.layers = nn.ModuleList(
-            JointLayer(hidden, edge_dim, rbf_count, cutoff) for _ in range(layers)
+            JointLayer(hidden, edge_dim, rbf_count, cutoff, radial) for _ in range(layers)
         )
         self.node_out = nn.ModuleDict(
             {k: nn.Sequential(nn.Linear(hidden, hidden), nn.SiLU(), nn.Linear(hidden, c))

@@ -40,9 +40,9 @@ def state(seed=0):
     return x, parts, mask
 
 
-def net():
+def net(**options):
     torch.manual_seed(0)
-    model = JointEGNN(INFO, hidden=16, edge_dim=8, layers=2).double()
+    model = JointEGNN(INFO, hidden=16, edge_dim=8, layers=2, **options).double()
     with torch.no_grad():
         for p in model.parameters():
             p.add_(0.05 * torch.randn_like(p))
@@ -60,9 +60,13 @@ def orthogonal(seed=1, reflect=False):
 T = torch.tensor([0.1, 0.5, 0.9], dtype=torch.float64)
 
 
+OPTIONS = [{}, {"radial": True, "mask_token": True}]
+
+
+@pytest.mark.parametrize("options", OPTIONS)
 @pytest.mark.parametrize("reflect", [False, True])
-def test_rotation_reflection_translation(reflect):
-    model = net()
+def test_rotation_reflection_translation(reflect, options):
+    model = net(**options)
     x, parts, mask = state()
     x0, logits = model(x, T, parts, None, mask)
     q = orthogonal(reflect=reflect)
@@ -76,8 +80,9 @@ def test_rotation_reflection_translation(reflect):
     assert x0.abs().mean() > 1e-3 and logits["bonds"].abs().mean() > 1e-3
 
 
-def test_permutation_and_bond_symmetry():
-    model = net()
+@pytest.mark.parametrize("options", OPTIONS)
+def test_permutation_and_bond_symmetry(options):
+    model = net(**options)
     x, parts, mask = state()
     mask = torch.ones_like(mask)  # permute all ten atoms of full molecules
     x = remove_mean(x, mask)
@@ -92,8 +97,9 @@ def test_permutation_and_bond_symmetry():
     assert (logits["bonds"] - logits["bonds"].transpose(1, 2)).abs().max() < TOL  # i-j = j-i
 
 
-def test_padding_does_not_change_real_atoms():
-    model = net()
+@pytest.mark.parametrize("options", OPTIONS)
+def test_padding_does_not_change_real_atoms(options):
+    model = net(**options)
     x, parts, mask = state()
     x0, logits = model(x, T, parts, None, mask)
     x2 = x.clone()
