@@ -41,7 +41,14 @@ def default_rates(hop: int) -> tuple[int, int]:
 
 class MelUpsampler(nn.Module):
     """``[B, n_mels, frames] -> [B, n_mels, frames * prod(rates)]``. Each stage's kernel spans
-    ``2r`` output samples (centred on its frame), so neighbouring frames cross-fade."""
+    ``2r`` output samples (centred on its frame), so neighbouring frames cross-fade.
+
+    Initialised as linear interpolation along time within each band (a triangular kernel,
+    whose overlapping copies sum to 1), so the condition reaches the residual layers at the
+    mel's own scale from the first step. PyTorch's default init (DiffWave's is similar)
+    shrinks it about 5x per stage: measured, the 8 x 8 upsampler's output then had std 0.002
+    for a unit-std mel, the network learned to ignore it (denoising error identical with the
+    right and a wrong mel after 400 steps) and vocoded clips scored chance accuracy."""
 
     def __init__(self, rates: Sequence[int]):
         super().__init__()
@@ -49,6 +56,12 @@ class MelUpsampler(nn.Module):
             nn.ConvTranspose2d(1, 1, (3, 2 * r), stride=(1, r), padding=(1, r // 2)) for r in rates
         )
         self.rates = [int(r) for r in rates]
+        with torch.no_grad():
+            for stage, r in zip(self.stages, self.rates, strict=True):
+                k = torch.arange(2 * r, dtype=torch.float32)
+                stage.weight.zero_()  # the band's own row only; neighbours start at 0
+                stage.weight[0, 0, 1] = (1 - (k - (r - 0.5)).abs() / r).clamp_min(0)
+                stage.bias.zero_()
 
     def forward(self, mel: Tensor) -> Tensor:
         h = mel.unsqueeze(1)

@@ -66,6 +66,15 @@ def test_upsampler_stretches_each_band_to_the_sample_rate():
     up = MelUpsampler((8, 8))
     assert up(torch.randn(2, 5, 7)).shape == (2, 5, 7 * 64)
     assert MelUpsampler((3, 5))(torch.randn(1, 4, 6)).shape == (1, 4, 90)  # odd rates
+    # at init: linear interpolation within each band, the mel at its own scale
+    mel = torch.rand(2, 5, 7) + 1
+    with torch.no_grad():
+        torch.testing.assert_close(up(torch.ones(2, 5, 7))[..., 64:-64], torch.ones(2, 5, 320))
+        centres = up(mel)[..., 32::64]  # frame k is centred on sample 64k + 32
+        assert (
+            float((centres - mel).abs().max())
+            < 0.1 * float((mel[..., 1:] - mel[..., :-1]).abs().max()) + 1e-3
+        )
     # one frame's upsampled footprint is centred on that frame's samples (k*hop + hop/2)
     with torch.no_grad():
         for stage in up.stages:
