@@ -62,6 +62,7 @@ def common(args) -> list[str]:
         f"sample.batch_size={args.n}",
         f"eval.n_samples={args.n}",
         "eval.options={fcd: false, strain: false}",
+        *args.set,
     ]
 
 
@@ -159,6 +160,13 @@ def main() -> None:
     p.add_argument("--n", type=int, default=64)
     p.add_argument("--sample-steps", type=int, default=100)
     p.add_argument("--tag", default="")
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        help="extra config override (repeatable), applied after the options above, e.g. "
+        "--set method.categorical_prior=masked",
+    )
     args = p.parse_args()
     args.budgets = [int(b) for b in args.budgets.split(",")]
     parts = args.parts.split(",")
@@ -179,6 +187,7 @@ def main() -> None:
         f"molecules of <= {args.max_atoms} atoms; budget: the embedded set (339 training "
         "molecules), scored against its test split. *_bonds = bond-aware protocol "
         "(generated bonds and charges); unsuffixed = EDM's (bonds from distances)."
+        + (f" Extra overrides: {'; '.join(args.set)}." if args.set else "")
     )
     name = "molecules_joint" + (f"_{args.tag}" if args.tag else "")
     write_results(
