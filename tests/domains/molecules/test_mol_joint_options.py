@@ -50,7 +50,7 @@ def test_part_time_noises_each_part_at_t_to_the_g(data):
     """With part_time {types: 2}, a type variable is redrawn from the prior with probability
     t**2 (so it changes with probability t**2·(1 - π[x0])); bonds keep the plain t."""
     _, info, batch = data
-    method = method_with(data, "method.part_time={types: 2.0}")
+    method = method_with(data, "method.part_time={types: 2.0}", "method.categorical_prior=marginal")
     t_val, draws = 0.6, 100
     changed = {"types": 0, "bonds": 0}
     real = {k: discrete.element_mask(method.parts[k], batch.mask) for k in changed}
