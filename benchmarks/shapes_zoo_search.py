@@ -6,7 +6,7 @@ learning rate is constant after warm-up, so the chunked run ends at the weights 
 that many steps would), until ``--minutes`` of training wall-clock are spent. Every kept
 checkpoint is then scored the way the zoo card is (``multigen.zoo.scoring.score``: EMA
 weights, 64 samples, seed 0, against 64 clouds of the embedded test split; 1-NNA / COV / MMD
-on the Chamfer distance) with the arm's sampler, beside the data floor at the same size.
+on the Chamfer distance) with ``--sampler`` (default Heun 18 steps), beside the data floor.
 
     OMP_NUM_THREADS=1 python -m benchmarks.shapes_zoo_search train pointnet --minutes 60
     OMP_NUM_THREADS=1 python -m benchmarks.shapes_zoo_search score pointnet point_dit
@@ -109,10 +109,11 @@ def train(arm: str, minutes: float, chunk: int, every: int) -> Path:
 
 def _scored(run, overrides: list[str]) -> dict[str, float]:
     run = with_scoring(run, [*overrides, *SCORING])
-    return {k: v for k, v in score(run, N).items() if k in KEYS}
+    scores = score(run, N)
+    return {k: scores[k] for k in KEYS}
 
 
-def curve(arm: str, every: int) -> list[dict]:
+def curve(arm: str, every: int, sampler: str) -> list[dict]:
     out, rows = RUNS / arm, []
     kept = list_checkpoints(out)
     for path in kept[every - 1 :: every] + ([kept[-1]] if len(kept) % every else []):
@@ -120,7 +121,7 @@ def curve(arm: str, every: int) -> list[dict]:
         run = api.load_run(out, checkpoint=str(path), device="cpu")
         t0 = time.perf_counter()
         row = {"arm": arm, "step": step, "minutes": round(train_seconds(out, step) / 60, 2)}
-        row |= _scored(run, CARD_SAMPLER)
+        row |= _scored(run, SAMPLERS[sampler])
         row["score_s"] = round(time.perf_counter() - t0, 1)
         print(row, flush=True)
         rows.append(row)
@@ -130,9 +131,8 @@ def curve(arm: str, every: int) -> list[dict]:
 def floor_row(arm: str) -> dict:
     run = with_scoring(api.load_run(RUNS / arm, device="cpu"), SCORING)
     scores, what = data_floor(run, N)
-    return {"arm": f"data floor ({what} vs test)", "step": 0, "minutes": 0.0} | {
-        k: scores[k] for k in KEYS
-    }
+    floor = {"arm": f"data floor ({what} vs test)", "step": 0, "minutes": 0.0}
+    return floor | {k: scores[k] for k in KEYS} | {"score_s": 0.0}
 
 
 def main() -> None:
@@ -143,6 +143,7 @@ def main() -> None:
     ap.add_argument("--chunk", type=int, default=1000, help="steps per resumed chunk")
     ap.add_argument("--checkpoint-every", type=int, default=500)
     ap.add_argument("--every", type=int, default=1, help="score every K-th checkpoint (+ last)")
+    ap.add_argument("--sampler", default="heun 18 (35 NFE)", choices=list(SAMPLERS))
     ap.add_argument("--step", type=int, default=None, help="samplers: checkpoint step")
     args = ap.parse_args()
     torch.set_num_threads(1)
@@ -176,14 +177,14 @@ def main() -> None:
     rows = [] if not old.is_file() else json.loads(old.read_text())["rows"]
     rows = [r for r in rows if r["arm"] not in args.arms and not r["arm"].startswith("data")]
     for arm in args.arms:
-        rows += curve(arm, args.every)
+        rows += curve(arm, args.every, args.sampler)
     rows.append(floor_row(args.arms[0]))
     write_results(
         "shapes_zoo_search",
         {"arms": {a: ARMS[a] for a in args.arms}, "rows": rows},
         rows,
         "Shapes zoo search: quality against training minutes (one torch thread, shared CPU)",
-        "Each row: one kept checkpoint, EMA weights, dpmpp_2m 20 steps (20 NFE), 64 samples "
+        f"Each row: one kept checkpoint, EMA weights, {args.sampler}, 64 samples "
         "(seed 0) vs 64 clouds of the embedded test split, 512 points, Chamfer distance; scored "
         "by the zoo card's code (multigen.zoo.scoring). minutes = training wall-clock to that "
         "step from log.jsonl on 2 cores shared with other engineers' jobs. 1-NNA: 0.5 ideal. "
