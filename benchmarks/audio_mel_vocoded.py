@@ -39,12 +39,12 @@ import torch
 
 from benchmarks.audio_quality_embedded import data_floor, ratios, scores_of
 from benchmarks.common import RESULTS, write_results
-from domains.audio.melspec import MelSettings
-from domains.audio.samples import AudioSamples, log_mel
-from domains.audio.vocoder import griffin_lim, load_vocoder
 from multigen import api
 from multigen.generate import generate
 from multigen.registry import get_domain
+from multigen_domains.audio.melspec import MelSettings
+from multigen_domains.audio.samples import AudioSamples, log_mel
+from multigen_domains.audio.vocoder import griffin_lim, load_vocoder
 
 GRIFFIN_LIM_ITERS = 64  # the mel codec's default
 
