@@ -160,19 +160,7 @@ def graph_trace(trainer: Trainer, item, n: int = 16, steps: int = 100) -> dict[s
             break
         tb = torch.full((n,), t, dtype=torch.float64)
         tnb = torch.full((n,), tn, dtype=torch.float64)
-        parts = {
-            k: discrete.step(
-                p,
-                parts[k],
-                probs[k],
-                method.part_t(k, tb),
-                method.part_t(k, tnb),
-                mask,
-                gens,
-                method.config.eta,
-            )
-            for k, p in method.parts.items()
-        }
+        parts = method.step_parts(parts, probs, tb, tnb, mask, gens)
     return out
 
 

@@ -263,20 +263,32 @@ class JointFlow(Method):
                     k: discrete.argmax(p, probs[k], mask, parts[k]) for k, p in self.parts.items()
                 }
                 continue
-            parts = {
-                k: discrete.step(
-                    p,
-                    parts[k],
-                    probs[k],
-                    self.part_t(k, tb),
-                    self.part_t(k, tn),
-                    mask,
-                    generators,
-                    self.config.eta,
-                )
-                for k, p in self.parts.items()
-            }
+            parts = self.step_parts(parts, probs, tb, tn, mask, generators)
         return with_parts(template, x.float(), parts)
+
+    def step_parts(
+        self,
+        parts: dict[str, Tensor],
+        probs: dict[str, Tensor],
+        t: Tensor,
+        t_next: Tensor,
+        mask: Tensor,
+        generators: Sequence[torch.Generator],
+    ) -> dict[str, Tensor]:
+        """One categorical sampling step of every part from ``t`` to ``t_next`` (``[B]``)."""
+        return {
+            k: discrete.step(
+                p,
+                parts[k],
+                probs[k],
+                self.part_t(k, t),
+                self.part_t(k, t_next),
+                mask,
+                generators,
+                self.config.eta,
+            )
+            for k, p in self.parts.items()
+        }
 
     @staticmethod
     def _mask(batch: Batch) -> Tensor:
