@@ -60,6 +60,19 @@ TRIED = [
         "at 18-21 samples/s under a load average of 8-9: the two rates are not comparable, "
         "the load moved too much; stopped early at a checkpoint to fit the session",
     },
+    {
+        "entry": "shapes-edm (first version)",
+        "recipe": "configs/shapes/embedded_edm.yaml, EMA 0.995, bf16, stopped at 2,000 steps",
+        "seen": "1-NNA-CD 0.828 at 64 vs 64 (dpmpp_2m 20) after 48 min; replaced by the "
+        "EMA 0.999 run of benchmarks/shapes_zoo_search.py (4,500 steps, 60 min)",
+    },
+    {
+        "entry": "shapes point DiT (not shipped)",
+        "recipe": "configs/shapes/embedded_point_dit.yaml (128x4, 1.27M), EMA 0.999, bf16",
+        "seen": "2.2 s/step against PointNet's 0.7 on the shared cores (7x on a quiet "
+        "core); 1-NNA-CD 0.97 after 300 steps / 10 min, where PointNet had 0.91 at 11 min "
+        "(shapes_zoo_search.md): stopped there, the 60-minute budget went to PointNet",
+    },
 ]
 
 
