@@ -231,7 +231,11 @@ def discover_configs(domain: str, pattern: str = "*.yaml") -> dict[str, TrainJob
             jobs[m] = TrainJob(domain, m, donor, [], {"name": m})
         else:
             jobs[m] = TrainJob(
-                domain, m, None, [], error=f"no {m} config in {folder} matching {pattern!r}"
+                domain,
+                m,
+                None,
+                [],
+                error=f"no {m} config in configs/{domain}/ matching {pattern!r}",
             )
     return jobs
 
