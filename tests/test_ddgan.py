@@ -186,3 +186,53 @@ def test_other_domain_through_the_generic_wrappers(tmp_path):
         bad = dict(cfg, discriminator={"name": "mlp_discriminator", "params": {}})
         path.write_text(yaml.safe_dump(bad))
         api.train(path, out=tmp_path / "bad")
+
+
+CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs"
+
+
+@pytest.mark.parametrize(
+    "config, tiny, first_layer, in_features, shape",
+    [
+        (
+            "shapes/embedded_ddgan.yaml",
+            [
+                "data.params={n_points: 64, n_train: 8, n_test: 4, normalization: global}",
+                "model.params={width: 16, depth: 2}",
+                "discriminator.params={widths: [8, 16]}",
+                "eval.options={metrics: [cd]}",
+            ],
+            lambda d: d.disc.point_mlp[0],
+            7,  # x_{t-1}, x_t and t per point
+            (3, 64, 3),
+        ),
+        (
+            "audio/embedded_ddgan.yaml",
+            [
+                "data.params={n_per_class: 1, length: 512}",
+                "model.params={residual_layers: 2, residual_channels: 4, dilation_cycle: 2}",
+                "discriminator.params={width: 4, layers: 3}",
+                'eval.options={"classifier_steps": 10}',
+            ],
+            lambda d: d.disc.convs[0],
+            3,  # x_{t-1}, x_t and t as channels
+            (3, 1, 512),
+        ),
+    ],
+    ids=["shapes", "audio"],
+)
+def test_pair_discriminators_of_shapes_and_audio(
+    tmp_path, config, tiny, first_layer, in_features, shape
+):
+    """The shapes and audio DDGAN configs: the domain's denoiser as generator and its GAN
+    discriminator judging the stacked pair, trained a few steps and sampled in T calls."""
+    from multigen import api
+
+    common = ["train.steps=2", "train.progress=false", "train.tensorboard=false"]
+    common += ["data.batch_size=4", "sample.n=4", "eval.n_samples=4"]
+    run = api.train(CONFIG_DIR / config, out=tmp_path / "run", overrides=[*common, *tiny])
+    layer = first_layer(api.load_run(run).models["discriminator"])
+    assert getattr(layer, "in_features", getattr(layer, "in_channels", None)) == in_features
+    res = api.sample(run, n=3)
+    assert res.nfe == 4 and tuple(res.batch.x.shape) == shape
+    assert torch.isfinite(res.batch.x).all()

@@ -9,6 +9,7 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
+from multigen.adversarial.ddgan import pair_discriminator
 from multigen.domain import Batch, DatasetSpec, Domain, DomainError, NetworkSpec, unwrap_dataset
 from multigen.fileio import load_numpy, read_each
 
@@ -113,6 +114,12 @@ class ShapesDomain(Domain):
             "rgan": NetworkSpec("rgan", "generator", networks.build_rgan, "r-GAN MLP generator"),
             "pointnet_disc": NetworkSpec(
                 "pointnet_disc", "discriminator", networks.build_pointnet_disc, "PointNet critic"
+            ),
+            "pointnet_pair_disc": NetworkSpec(
+                "pointnet_pair_disc",
+                "discriminator",
+                pair_discriminator(networks.build_pointnet_disc, axis=-1),
+                "DDGAN: the PointNet critic of the pair (x_{t-1}, x_t, t), stacked per point",
             ),
         }
 

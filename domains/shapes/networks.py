@@ -161,10 +161,14 @@ class PointNetDiscriminator(nn.Module):
     """
 
     def __init__(
-        self, num_classes: int = 0, cond_dim: int = 0, widths: tuple[int, ...] = (64, 128, 256, 512)
+        self,
+        num_classes: int = 0,
+        cond_dim: int = 0,
+        widths: tuple[int, ...] = (64, 128, 256, 512),
+        in_features: int = 3,  # 7 for DDGAN's pair (x_{t-1}, x_t, t) per point
     ):
         super().__init__()
-        layers, prev = [], 3
+        layers, prev = [], in_features
         for w in widths:
             layers += [nn.Linear(prev, w), nn.LeakyReLU(0.2)]
             prev = w
@@ -202,4 +206,5 @@ def build_rgan(info: dict, **params) -> nn.Module:
 def build_pointnet_disc(info: dict, **params) -> nn.Module:
     if "widths" in params:
         params["widths"] = tuple(params["widths"])
-    return PointNetDiscriminator(*_classes(info), **params)
+    features = int(info["shape"][-1])
+    return PointNetDiscriminator(*_classes(info), in_features=features, **params)

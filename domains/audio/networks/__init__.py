@@ -4,6 +4,7 @@ HiFi-GAN MPD+MSD)."""
 
 from __future__ import annotations
 
+from multigen.adversarial.ddgan import pair_discriminator
 from multigen.domain import NetworkSpec
 
 from .diffwave import build_diffwave
@@ -34,5 +35,8 @@ def network_specs() -> dict[str, NetworkSpec]:
                     "WaveGAN discriminator with phase shuffle (width, layers, phase_shuffle)"),
         NetworkSpec("hifigan_disc", "discriminator", build_hifigan_discriminator,
                     "HiFi-GAN multi-period + multi-scale discriminators (periods, scales, width)"),
+        NetworkSpec("wavegan_pair_disc", "discriminator",
+                    pair_discriminator(build_wavegan_discriminator, axis=0),
+                    "DDGAN: the WaveGAN discriminator of the pair (x_{t-1}, x_t, t) as channels"),
     ]  # fmt: skip
     return {s.name: s for s in specs}

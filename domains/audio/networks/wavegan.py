@@ -92,9 +92,10 @@ class WaveGANDiscriminator(nn.Module):
         num_classes: int = 0,
         phase_shuffle: int = 2,
         kernel: int = 25,
+        in_channels: int = 1,  # 3 for DDGAN's pair (x_{t-1}, x_t, t)
     ):
         super().__init__()
-        chans = [1] + [width * 2**i for i in range(layers)]
+        chans = [in_channels] + [width * 2**i for i in range(layers)]
         self.convs = nn.ModuleList(
             nn.Conv1d(chans[i], chans[i + 1], kernel, 4, kernel // 2) for i in range(layers)
         )
@@ -124,4 +125,5 @@ def build_wavegan_generator(info: dict[str, Any], **params: Any) -> WaveGANGener
 
 def build_wavegan_discriminator(info: dict[str, Any], **params: Any) -> WaveGANDiscriminator:
     params.setdefault("num_classes", int(info.get("num_classes", 0)))
-    return WaveGANDiscriminator(int(info["shape"][-1]), **params)
+    channels = int(info["shape"][0])
+    return WaveGANDiscriminator(int(info["shape"][-1]), in_channels=channels, **params)
