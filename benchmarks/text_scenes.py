@@ -108,11 +108,10 @@ def main() -> None:
         ],
     )
     train_cpu = time.process_time() - start
-    log = [line for line in (run / "log.jsonl").read_text().splitlines() if line]
-    for ckpt in sorted((run / "checkpoints").glob("step_*")):
+    checkpoints = sorted((run / "checkpoints").glob("step_*"))
+    for ckpt in checkpoints:
         step = int(ckpt.name.split("_")[1])
-        last = ckpt == sorted((run / "checkpoints").glob("step_*"))[-1]
-        for w in args.guidance if last else [max(args.guidance)]:
+        for w in args.guidance if ckpt == checkpoints[-1] else [max(args.guidance)]:
             row = {"row": "ours", "steps": step, "train_s": round(train_cpu * step / args.steps)}
             row["guidance"] = w
             row.update(score_checkpoint(run, ckpt, w, args.n, reader))
@@ -134,7 +133,7 @@ def main() -> None:
     )
     write_results(
         "text_scenes" + (f"_{args.tag}" if args.tag else ""),
-        {"args": vars(args), "train_cpu_s": train_cpu, "log_lines": len(log), "rows": table},
+        {"args": vars(args), "train_cpu_s": train_cpu, "rows": table},
         table,
         "Text-to-image on captioned digit scenes: compositional accuracy",
         notes,

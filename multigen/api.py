@@ -220,8 +220,8 @@ def sample(
     else:
         run = load_run(run_dir, checkpoint, device, weights)
     options = sample_options(run, given)
-    prompts = _prompts(run, prompt, cond, options.n)
-    if prompts:
+    prompts = _prompts(prompt, cond, options.n)
+    if prompts:  # a run trained without captions is refused here, in one line
         cond = Tokenizer.from_info(run.info).encode(prompts)
     cond_t = None if cond is None else torch.as_tensor(cond)
     if cond_t is not None:
@@ -259,15 +259,12 @@ def sample(
     )
 
 
-def _prompts(
-    run: LoadedRun, prompt: str | Sequence[str] | None, cond: Any, n: int
-) -> list[str] | None:
+def _prompts(prompt: str | Sequence[str] | None, cond: Any, n: int) -> list[str] | None:
     """The caption of every sample (prompt i mod their number), or None without prompts."""
     if prompt is None:
         return None
     if cond is not None:
         raise DomainError("give either cond or prompt, not both (a prompt is the condition)")
-    Tokenizer.from_info(run.info)  # a run without captions is refused here, in one line
     prompts = [prompt] if isinstance(prompt, str) else list(prompt)
     if not prompts:
         raise DomainError("prompt: an empty list; give at least one caption")

@@ -36,6 +36,7 @@ from multigen.errors import option_hint as option_hint
 from multigen.errors import options_spelled as options_spelled
 from multigen.options import keyword_names, refuse_unknown
 from multigen.randomness import randn
+from multigen.text import check_tokens
 
 
 @dataclass
@@ -291,8 +292,6 @@ class Domain:
         run described by ``info``. Default: class labels ``0..num_classes-1`` for
         class-conditional runs, property vectors for property-conditioned ones."""
         if info.get("text"):  # captions: token ids of the run's tokenizer
-            from multigen.text import check_tokens
-
             return check_tokens(cond, info)
         classes = int(info.get("num_classes") or 0)
         dim = int(info.get("cond_dim") or 0)

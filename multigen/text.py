@@ -15,6 +15,7 @@ pooled vector (added to the noise embedding, like a class embedding).
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -72,12 +73,16 @@ class Tokenizer:
     def size(self) -> int:
         return len(self.vocab)
 
+    @functools.cached_property
+    def index(self) -> dict[str, int]:
+        """Word -> id (padding excluded: it is never a word of a prompt)."""
+        return {w: i for i, w in enumerate(self.vocab) if i}
+
     def ids(self, caption: str) -> list[int]:
         """Token ids of one caption, padded to ``max_len``; words outside the vocabulary and
         captions too long are refused in one line."""
         ws = words(caption)
-        index = {w: i for i, w in enumerate(self.vocab)}
-        unknown = [w for w in ws if w not in index or w == PAD]
+        unknown = [w for w in ws if w not in self.index]
         if unknown:
             known = " ".join(self.vocab[1:])
             raise DomainError(
@@ -90,7 +95,7 @@ class Tokenizer:
             raise DomainError(
                 f"prompt {caption!r}: {len(ws)} words, this run reads at most {self.max_len}"
             )
-        return [index[w] for w in ws] + [0] * (self.max_len - len(ws))
+        return [self.index[w] for w in ws] + [0] * (self.max_len - len(ws))
 
     def encode(self, captions: Sequence[str]) -> Tensor:
         """Token ids ``[len(captions), max_len]`` (long)."""

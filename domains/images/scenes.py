@@ -76,7 +76,7 @@ def parse(caption: str) -> Scene:
     return Scene(first[0], second[0], first[1], second[1])
 
 
-def _place(canvas: Tensor, digit: Tensor, cell: int, left: bool, size: str) -> None:
+def _place(canvas: Tensor, digit: Tensor, left: bool, size: str) -> None:
     """Draw ``digit [8, 8]`` (ink in [0, 1]) into the left or right cell of ``canvas``."""
     side = canvas.shape[-1]
     half = side // 2
@@ -90,8 +90,8 @@ def _place(canvas: Tensor, digit: Tensor, cell: int, left: bool, size: str) -> N
 def render(scene: Scene, left_digit: Tensor, right_digit: Tensor, side: int) -> Tensor:
     """A scene as a ``[side, side]`` float image in [0, 1]."""
     canvas = torch.zeros(side, side)
-    _place(canvas, left_digit, side, True, scene.left_size)
-    _place(canvas, right_digit, side, False, scene.right_size)
+    _place(canvas, left_digit, True, scene.left_size)
+    _place(canvas, right_digit, False, scene.right_size)
     return canvas.clamp(0, 1)
 
 
